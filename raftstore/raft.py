@@ -51,7 +51,10 @@ class NotLeader(ProposalDropped):
 @dataclass
 class Config:
     id: int
-    peers: tuple[int, ...] = ()        # initial voters when there is no state
+    # a brand-new cluster's members: a node with no persisted state bootstraps
+    # by logging them as committed conf changes; a node joining an existing
+    # cluster passes none and learns the membership from the leader's log
+    peers: tuple[int, ...] = ()
     learners: tuple[int, ...] = ()
     election_tick: int = 10
     heartbeat_tick: int = 1
@@ -175,6 +178,14 @@ class _PendingRead:
     acks: set[int]
 
 
+def bootstrap_entries(voters: tuple[int, ...], learners: tuple[int, ...] = ()) -> list[Entry]:
+    """A new cluster's first log entries: one committed conf change per member
+    (term 1), identical on every founding member."""
+    ccs = [ConfChange(ConfChangeType.ADD_NODE, n) for n in sorted(voters)]
+    ccs += [ConfChange(ConfChangeType.ADD_LEARNER, n) for n in sorted(learners)]
+    return [Entry(1, i + 1, EntryType.CONF_CHANGE, cc.encode()) for i, cc in enumerate(ccs)]
+
+
 class RaftNode:
     """One Raft participant. Not thread-safe; the host serializes calls."""
 
@@ -184,7 +195,10 @@ class RaftNode:
                  applied: int | None = None) -> None:
         """Start fresh, or restart from persisted state: hard state, the
         latest snapshot and the log entries after it. The host's state machine
-        is assumed restored from ``snapshot`` (``applied`` overrides)."""
+        is assumed restored from ``snapshot`` (``applied`` overrides).
+
+        Membership always comes from the snapshot and the log, never from
+        outside, so that every log position has exactly one configuration."""
         self.cfg = cfg
         self.id = cfg.id
         self.rng = random.Random(cfg.seed * 1_000_003 + cfg.id)
@@ -193,19 +207,21 @@ class RaftNode:
         self._need_bcast = False
         self.snapshot: Snapshot | None = snapshot if snapshot and not snapshot.is_empty() else None
         snap = snapshot.meta if snapshot else SnapshotMeta()
-        self.log = RaftLog(snap.index, snap.term, entries)
         hs = hard_state or HardState()
+        fresh = hs.is_empty() and not entries and snap.index == 0
+        bootstrap = fresh and bool(cfg.peers or cfg.learners)
+        if bootstrap:
+            entries = bootstrap_entries(cfg.peers, cfg.learners)
+            hs = HardState(term=1, vote=NONE, commit=len(entries))
+        self.log = RaftLog(snap.index, snap.term, entries)
+        if bootstrap:
+            self.log.stable = 0  # the first Ready persists the bootstrap entries
         self.term = hs.term
         self.vote = hs.vote
         self.log.commit_to(min(hs.commit, self.log.last_index()))
-        # membership: snapshot's, else the configured peers; then replay the
-        # committed conf changes of the log
-        if snap.index > 0:
-            self.voters = set(snap.conf_state.voters)
-            self.learners = set(snap.conf_state.learners)
-        else:
-            self.voters = set(cfg.peers)
-            self.learners = set(cfg.learners)
+        # membership: the snapshot's, then the committed conf changes after it
+        self.voters = set(snap.conf_state.voters)
+        self.learners = set(snap.conf_state.learners)
         self._conf_history: list[tuple[int, ConfState]] = [(snap.index, self.conf_state())]
         self._conf_applied = snap.index  # conf changes applied through this index
         self.pending_conf_index = 0
@@ -224,7 +240,7 @@ class RaftNode:
         self.dropped_reads: list[bytes] = []
         self._pending_reads: deque[_PendingRead] = deque()
         self._deferred_reads: list[Message] = []  # waiting for a commit in term
-        self._prev_hs = (self.term, self.vote, self.log.committed)
+        self._prev_hs = (0, NONE, 0) if bootstrap else (self.term, self.vote, self.log.committed)
         self._prev_soft = (NONE, StateType.FOLLOWER)
         self._inflight_ready: tuple | None = None
         self.become_follower(self.term, NONE)

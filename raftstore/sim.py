@@ -28,14 +28,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import msgpack
 
 from .linearizability import KVModel, Operation, check
-from .mvcc import MVCCStore, encode_entry
-from .raft import Config, ProposalDropped, RaftNode, Ready, StateType
-from .raftpb import Entry, EntryType, HardState, Message, MsgType, Snapshot
+from .mvcc import MVCCStore
+from .raft import Config, ProposalDropped, Ready, StateType
+from .replica import MemoryStorage, Replica
+from .raftpb import ConfChange, ConfChangeType, Entry, EntryType, Message, MsgType
 
-FAULTS = ("drop", "dup", "delay", "partition", "crash", "transfer")
+FAULTS = ("drop", "dup", "delay", "partition", "crash", "transfer", "member")
 TICK_MS = 10.0
 
 
@@ -63,6 +63,7 @@ class Stats:
     crashes: int = 0
     partitions: int = 0
     transfers: int = 0
+    conf_changes: int = 0
     elections: int = 0
     snapshots_sent: int = 0
     messages: int = 0
@@ -73,82 +74,47 @@ class Stats:
             setattr(self, k, getattr(self, k) + getattr(o, k))
 
 
-class Disk:
-    """A node's durable state: what survived the last fsync."""
-
-    def __init__(self) -> None:
-        self.hard_state = HardState()
-        self.snapshot: Snapshot | None = None
-        self.entries: list[Entry] = []
-
-    def write(self, rd: Ready) -> None:
-        if rd.snapshot is not None:
-            self.snapshot = rd.snapshot
-            self.entries = []
-        if rd.entries:
-            first = rd.entries[0].index
-            base = self.snapshot.meta.index if self.snapshot else 0
-            del self.entries[max(first - base - 1, 0):]
-            self.entries.extend(rd.entries)
-        if rd.hard_state is not None:
-            self.hard_state = rd.hard_state
-
-    def save_snapshot(self, snap: Snapshot) -> None:
-        base = self.snapshot.meta.index if self.snapshot else 0
-        if snap.meta.index <= base:
-            return
-        self.entries = self.entries[snap.meta.index - base:]
-        self.snapshot = snap
-
-    def term(self, index: int) -> int | None:
-        base = self.snapshot.meta.index if self.snapshot else 0
-        if index == base:
-            return self.snapshot.meta.term if self.snapshot else 0
-        off = index - base - 1
-        if 0 <= off < len(self.entries):
-            return self.entries[off].term
-        return None
-
-
 class SimNode:
-    def __init__(self, sim: "Simulation", nid: int) -> None:
+    """The simulator's host for one :class:`Replica`: delays its fsyncs,
+    ships its messages over the simulated network and answers clients."""
+
+    def __init__(self, sim: "Simulation", nid: int, peers: tuple[int, ...]) -> None:
         self.sim = sim
         self.id = nid
-        self.disk = Disk()
+        self.peers = peers  # founding members bootstrap; joiners pass ()
+        self.disk = MemoryStorage()
         self.alive = False
         self.incarnation = 0
         self.start()
 
     def start(self) -> None:
         sim = self.sim
-        d = self.disk
         self.incarnation += 1
         self.alive = True
-        self.raft = RaftNode(
-            Config(self.id, peers=tuple(range(1, sim.cfg.nodes + 1)), election_tick=10,
+        self.replica = Replica(
+            Config(self.id, peers=self.peers, election_tick=10,
                    heartbeat_tick=2, max_msg_bytes=sim.max_msg_bytes, max_inflight=32,
                    pre_vote=sim.pre_vote, check_quorum=sim.check_quorum,
                    seed=sim.cfg.seed * 7919 + self.incarnation),
-            hard_state=d.hard_state, snapshot=d.snapshot, entries=list(d.entries))
-        self.store = MVCCStore.restore(d.snapshot.data) if d.snapshot else MVCCStore()
+            self.disk, snapshot_every=sim.cfg.snapshot_every)
+        self.raft = self.replica.raft
         self.syncing: Ready | None = None
-        self.since_snapshot = 0
-        self.pending_writes: dict[tuple[str, int], tuple[int, int]] = {}
-        self.pending_reads: dict[bytes, tuple[int, int, dict]] = {}
-        self.waiting_reads: list[tuple[int, bytes]] = []
-        self.read_seq = 0
         self.leader_term = -1       # term in which this node last led (append-only check)
         self.leader_last = 0
         sim.at(sim.now + sim.rng.uniform(0, TICK_MS), self.on_tick, self.incarnation)
 
+    @property
+    def store(self) -> MVCCStore:
+        return self.replica.store
+
     def crash(self) -> None:
         if self.syncing is not None and self.sim.rng.random() < 0.5:
-            self.disk.write(self.syncing)  # written, but the fsync never returned
+            self.replica.persist(self.syncing)  # written, but the fsync never returned
         self.alive = False
         self.incarnation += 1
         self.syncing = None
 
-    # ---- driving the Raft node --------------------------------------------
+    # ---- driving the replica ----------------------------------------------
     def on_tick(self, inc: int) -> None:
         if inc != self.incarnation:
             return
@@ -157,106 +123,54 @@ class SimNode:
         self.sim.at(self.sim.now + TICK_MS, self.on_tick, inc)
 
     def kick(self) -> None:
-        if self.syncing is not None or not self.alive or not self.raft.has_ready():
+        if self.syncing is not None or not self.alive:
             return
-        rd = self.raft.ready()
+        rd = self.replica.ready()
+        if rd is None:
+            return
         self.sim.observe_ready(self, rd)
+        self.syncing = rd
         if rd.must_sync():
-            self.syncing = rd
             self.sim.at(self.sim.now + self.sim.rng.uniform(0.2, 2.0), self.on_synced, self.incarnation)
         else:
-            self.syncing = rd
             self.on_synced(self.incarnation)
 
     def on_synced(self, inc: int) -> None:
         if inc != self.incarnation:
             return
+        sim = self.sim
         rd = self.syncing
         assert rd is not None
-        self.disk.write(rd)
-        self.sim.send(self.id, rd.messages)
-        if rd.snapshot is not None:
-            self.store = MVCCStore.restore(rd.snapshot.data)
-            self.waiting_reads.sort()
+        self.replica.persist(rd)
+        sim.send(self.id, rd.messages)
         for e in rd.committed_entries:
-            self.apply(e)
-        for rs in rd.read_states:
-            if rs.context in self.pending_reads:
-                self.waiting_reads.append((rs.index, rs.context))
-        for ctx in rd.dropped_reads:
-            p = self.pending_reads.pop(ctx, None)
-            if p is not None:
-                self.sim.reply(self.id, p[0], p[1], ("retry", self.raft.lead))
-        self.serve_reads()
-        self.raft.advance()
+            sim.observe_apply(self, e)
+            if e.type == EntryType.CONF_CHANGE:
+                cc = ConfChange.decode(e.data)
+                if cc.type == ConfChangeType.REMOVE_NODE:
+                    # as an operator would: stop a member once its removal commits
+                    sim.at(sim.now, sim.retire, cc.node_id)
+        for c in self.replica.apply(rd):
+            client, tag = c.token
+            sim.reply(self.id, client, tag, ("ok", c.result) if c.result is not None else ("retry", c.leader))
         self.syncing = None
-        self.maybe_snapshot()
-        if self.sim.quick_crash():
+        if sim.quick_crash():
             # crash right after a Ready: catches state that was acted on but not kept
             self.crash()
-            self.sim.at(self.sim.now + self.sim.rng.uniform(1, 30), self.sim._restart, self)
+            sim.at(sim.now + sim.rng.uniform(1, 30), sim._restart, self)
             return
         self.kick()
-
-    def apply(self, e: Entry) -> None:
-        self.sim.observe_apply(self, e)
-        if e.type != EntryType.NORMAL or not e.data:
-            self.store.apply(e.index, b"")
-            return
-        res = self.store.apply(e.index, e.data)
-        env = msgpack.unpackb(e.data)
-        key = (env["client"], env["seq"])
-        target = self.pending_writes.pop(key, None)
-        if target is not None:
-            self.sim.reply(self.id, target[0], target[1], ("ok", res))
-        self.since_snapshot += 1
-
-    def serve_reads(self) -> None:
-        if not self.waiting_reads:
-            return
-        applied = self.store.applied_index
-        keep = []
-        for idx, ctx in self.waiting_reads:
-            p = self.pending_reads.get(ctx)
-            if p is None:
-                continue
-            if idx <= applied:
-                del self.pending_reads[ctx]
-                self.sim.reply(self.id, p[0], p[1], ("ok", self.store.execute(p[2])))
-            else:
-                keep.append((idx, ctx))
-        self.waiting_reads = keep
-
-    def maybe_snapshot(self) -> None:
-        if self.since_snapshot < self.sim.cfg.snapshot_every:
-            return
-        self.since_snapshot = 0
-        idx = self.store.applied_index
-        if idx <= self.raft.log.snap_index:
-            return
-        snap = self.raft.create_snapshot(idx, self.store.snapshot())
-        self.disk.save_snapshot(snap)
 
     # ---- client requests ----------------------------------------------------
     def on_request(self, inc: int, client: int, tag: tuple, seq: int, req: dict) -> None:
         if inc != self.incarnation or not self.alive:
             return
         if req["op"] == "range":
-            self.read_seq += 1
-            ctx = b"%d:%d:%d" % (self.id, self.incarnation, self.read_seq)
-            self.pending_reads[ctx] = (client, tag, req)
-            self.raft.read_index(ctx)
+            self.replica.read(req, (client, tag))
         else:
-            if not self.raft.is_leader:
-                self.sim.reply(self.id, client, tag, ("retry", self.raft.lead))
-                return
-            data = encode_entry(req, str(client), seq)
-            try:
-                self.raft.propose(data)
-            except ProposalDropped as e:
-                self.sim.reply(self.id, client, tag, ("retry", e.leader))
-                return
-            self.pending_writes[(str(client), seq)] = (client, tag)
+            c = self.replica.propose(req, str(client), seq, (client, tag))
+            if c is not None:
+                self.sim.reply(self.id, client, tag, ("retry", c.leader))
         self.kick()
 
 
@@ -324,7 +238,7 @@ class SimClient:
             mi = ("cas", key, exp, new)
         self.opno += 1
         self.op = ClientOp(kind, key, req, mi, sim.now, self.seq, self.opno)
-        self.send(self.leader or r.randrange(1, sim.cfg.nodes + 1))
+        self.send(self.leader or sim.random_node())
         sim.at(sim.now + sim.cfg.op_timeout_ms, self.on_op_timeout, self.op)
 
     def send(self, node: int) -> None:
@@ -333,7 +247,7 @@ class SimClient:
         op.attempt += 1
         sim = self.sim
         if op.kind == "get" and sim.rng.random() < 0.25:
-            node = sim.rng.randrange(1, sim.cfg.nodes + 1)  # follower reads via ReadIndex
+            node = sim.random_node()  # follower reads via ReadIndex
         sim.deliver_request(node, self.id, op.tag(), op.seq, op.req)
         sim.at(sim.now + sim.cfg.attempt_timeout_ms, self.on_attempt_timeout, op, op.attempt)
 
@@ -341,7 +255,7 @@ class SimClient:
         if op.done or op is not self.op or op.attempt != attempt:
             return
         self.leader = 0
-        self.send(self.sim.rng.randrange(1, self.sim.cfg.nodes + 1))
+        self.send(self.sim.random_node())
 
     def on_op_timeout(self, op: ClientOp) -> None:
         if op.done or op is not self.op:
@@ -359,7 +273,7 @@ class SimClient:
         attempt = op.attempt
         if status == "retry":
             self.leader = body or 0
-            target = body or self.sim.rng.randrange(1, self.sim.cfg.nodes + 1)
+            target = body or self.sim.random_node()
             self.sim.at(self.sim.now + 5.0, self._resend, op, attempt, target)
             return
         if "error" in body:
@@ -400,7 +314,10 @@ class Simulation:
         self.violations: list[str] = []
         self.blocked: set[tuple[int, int]] = set()
         self.faults_on = True
-        self.nodes = {i: SimNode(self, i) for i in range(1, cfg.nodes + 1)}
+        founders = tuple(range(1, cfg.nodes + 1))
+        self.nodes = {i: SimNode(self, i, founders) for i in founders}
+        self.next_id = cfg.nodes + 1
+        self.joining: int | None = None
         self.clients = [SimClient(self, 1000 + i) for i in range(cfg.clients)]
         self.history: list[Operation] = []
         self.busy_clients = 0
@@ -454,16 +371,17 @@ class Simulation:
                 self.at(self.now + self._latency(), self._deliver, frm, to, batch)
 
     def _deliver(self, frm: int, to: int, batch: list[Message]) -> None:
-        node = self.nodes[to]
-        if not node.alive or (frm, to) in self.blocked:
+        node = self.nodes.get(to)
+        if node is None or not node.alive or (frm, to) in self.blocked:
             return
         for m in batch:
             node.raft.step(m)
         node.kick()
 
     def deliver_request(self, node: int, client: int, tag: tuple, seq: int, req: dict) -> None:
-        n = self.nodes[node]
-        self.at(self.now + self._latency(), n.on_request, n.incarnation, client, tag, seq, req)
+        n = self.nodes.get(node)
+        if n is not None:
+            self.at(self.now + self._latency(), n.on_request, n.incarnation, client, tag, seq, req)
 
     def reply(self, node: int, client: int, tag: tuple, reply: tuple) -> None:
         c = self.clients[client - 1000]
@@ -527,7 +445,7 @@ class Simulation:
             return
         r = self.rng
         f = self.cfg.faults
-        choices = [x for x in ("partition", "crash", "transfer") if x in f]
+        choices = [x for x in ("partition", "crash", "transfer", "member") if x in f]
         if choices:
             kind = r.choice(choices)
             ids = list(self.nodes)
@@ -554,9 +472,49 @@ class Simulation:
                 leaders = [n for n in self.nodes.values() if n.alive and n.raft.is_leader]
                 if leaders:
                     self.stats.transfers += 1
-                    leaders[0].raft.transfer_leadership(r.randrange(1, self.cfg.nodes + 1))
+                    leaders[0].raft.transfer_leadership(self.random_node())
                     leaders[0].kick()
+            elif kind == "member":
+                self._change_membership()
         self.at(self.now + r.uniform(50, 400), self._fault_loop)
+
+    def random_node(self) -> int:
+        return self.rng.choice(list(self.nodes))
+
+    def retire(self, nid: int) -> None:
+        """Stop a node for good (removed from the cluster, or never joined)."""
+        n = self.nodes.pop(nid, None)
+        if n is not None:
+            n.alive = False
+            n.incarnation += 1
+            n.syncing = None
+
+    def _change_membership(self) -> None:
+        """Grow by a learner, promote it, shrink by a random voter: the
+        cluster cycles between ``nodes`` and ``nodes + 1`` voters."""
+        leader = next((n for n in self.nodes.values() if n.alive and n.raft.is_leader), None)
+        if leader is None:
+            return
+        raft = leader.raft
+        if self.joining is not None and self.joining not in raft.voters | raft.learners:
+            self.retire(self.joining)  # its addition was lost
+            self.joining = None
+        if raft.learners:
+            cc = ConfChange(ConfChangeType.ADD_NODE, min(raft.learners))
+        elif len(raft.voters) > self.cfg.nodes:
+            cc = ConfChange(ConfChangeType.REMOVE_NODE, self.rng.choice(sorted(raft.voters)))
+        else:
+            cc = ConfChange(ConfChangeType.ADD_LEARNER, self.next_id)
+        try:
+            raft.propose_conf_change(cc)
+        except ProposalDropped:
+            return
+        self.stats.conf_changes += 1
+        if cc.type == ConfChangeType.ADD_LEARNER:
+            self.nodes[self.next_id] = SimNode(self, self.next_id, ())
+            self.joining = self.next_id
+            self.next_id += 1
+        leader.kick()
 
     def quick_crash(self) -> bool:
         if self.faults_on and "crash" in self.cfg.faults and self.rng.random() < 0.002:
@@ -600,14 +558,22 @@ class Simulation:
             leaders = [n for n in self.nodes.values() if n.raft.is_leader]
             if len(leaders) != 1:
                 return False
-            target = leaders[0].raft.log.last_index()
+            raft = leaders[0].raft
+            if raft.pending_conf_index > raft.log.committed:
+                return False
+            target = raft.log.last_index()
+            members = raft.voters | raft.learners
             return all(n.store.applied_index == target and n.raft.log.committed == target
-                       for n in self.nodes.values())
+                       for n in self.nodes.values() if n.id in members)
         if not self.run_until(converged, self.now + self.cfg.settle_ms):
             self.violation("liveness: cluster did not converge after faults stopped: " + ", ".join(
                 f"n{n.id}(state={n.raft.state.name},term={n.raft.term},commit={n.raft.log.committed},"
                 f"applied={n.store.applied_index})" for n in self.nodes.values()))
             return
+        leader = next(n for n in self.nodes.values() if n.raft.is_leader)
+        for nid in list(self.nodes):
+            if nid not in leader.raft.voters | leader.raft.learners:
+                self.retire(nid)
         # final linearizable reads of every key, through the normal client path
         for c in self.clients[:1]:
             c.remaining = 0
@@ -616,7 +582,7 @@ class Simulation:
         for k in keys:
             c.opno += 1
             c.op = ClientOp("get", k, {"op": "range", "key": k}, ("get", k), self.now, c.seq, c.opno)
-            c.send(c.leader or 1)
+            c.send(c.leader or self.random_node())
             self.run_until(lambda: c.op is None or c.op.done, self.now + self.cfg.settle_ms)
             if c.op is not None and not c.op.done:
                 self.violation(f"liveness: final read of {k!r} did not complete")
@@ -708,7 +674,8 @@ def main(argv: list[str] | None = None) -> int:
         total.add(st)
         if a.verbose:
             print(f"seed {s}: {st.ops} ops ({st.unknown_ops} unknown), {st.elections} elections, "
-                  f"{st.crashes} crashes, {st.partitions} partitions, {st.snapshots_sent} snapshots, "
+                  f"{st.crashes} crashes, {st.partitions} partitions, {st.conf_changes} conf changes, "
+                  f"{st.snapshots_sent} snapshots, "
                   f"{st.sim_ms / 1000:.1f}s simulated: {'OK' if not violations else 'VIOLATION'}")
         if violations:
             bad.append((cfg, violations))
@@ -720,6 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"checked: {total.ops} ops ({total.ok_ops} acknowledged, {total.unknown_ops} unknown outcome) "
           f"linearizable; {total.elections} elections, {total.crashes} crashes, "
           f"{total.partitions} partitions, {total.transfers} transfers, "
+          f"{total.conf_changes} membership changes, "
           f"{total.snapshots_sent} snapshots sent, {total.messages} messages")
     print(f"safety: election safety, leader append-only, log matching, leader completeness, "
           f"state machine safety, acknowledged writes durable, replicas identical")

@@ -193,9 +193,11 @@ class _Replay:
 
     def marker(self, meta: SnapshotMeta) -> None:
         self.markers[(meta.index, meta.term)] = meta
-        if meta.index > self.last_index:
-            # The snapshot jumps past the log (installed from the leader):
-            # nothing before it is part of the log any more.
+        off = meta.index - self.base - 1
+        if meta.index > self.last_index or (off >= 0 and self.entries[off].term != meta.term):
+            # A snapshot installed from the leader replaces the log: either it
+            # jumps past it, or our entry at its index is from another history
+            # (then nothing after that entry is part of the log either).
             self.entries = []
             self.base = meta.index
 
@@ -449,6 +451,11 @@ class WAL:
         self._snap_cache = None
         self._last_index = max(self._last_index, meta.index)
         self._maybe_rotate()
+
+    def load(self) -> tuple[HardState, Snapshot | None, list[Entry]]:
+        """What ``open`` recovered, as a Raft node restarts from it."""
+        r = self.recovered
+        return r.hard_state, self.load_snapshot(), list(r.entries)
 
     def load_snapshot(self) -> Snapshot | None:
         """Newest snapshot whose file is intact and whose marker is in the WAL (verify the file's own CRC)."""

@@ -88,8 +88,8 @@ def test_catches_acknowledging_before_fsync(monkeypatch):
     crash = sim.SimNode.crash
 
     def lossy_crash(self: sim.SimNode) -> None:
-        self.disk.entries = self.disk.entries[:-3]
         crash(self)
+        self.disk.entries = self.disk.entries[:-3]
     monkeypatch.setattr(sim.SimNode, "crash", lossy_crash)
     assert _violating_seeds() > 0
 

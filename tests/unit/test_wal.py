@@ -267,6 +267,31 @@ def test_snapshot_beyond_log(tmp_path):
     assert WAL.open(d, META).recovered.entries == ents(101, 103, term=4)
 
 
+def test_installed_snapshot_from_another_history_replaces_the_log(tmp_path):
+    """Our entry at the snapshot's index has another term: everything after
+    it came from a history the cluster did not keep, so it must not come back."""
+    d = str(tmp_path / "wal")
+    w = WAL.open(d, META)
+    w.save(HardState(2, 1, 3), ents(1, 3) + ents(4, 10, term=2))
+    w.save_snapshot(make_snapshot(6, 3))      # the cluster's index 6 has term 3
+    w.close()
+    w = WAL.open(d, META)
+    assert w.recovered.snapshot.index == 6
+    assert w.recovered.entries == []
+    w.save(None, ents(7, 8, term=3))
+    w.close()
+    assert WAL.open(d, META).recovered.entries == ents(7, 8, term=3)
+
+
+def test_local_snapshot_keeps_the_entries_after_it(tmp_path):
+    d = str(tmp_path / "wal")
+    w = WAL.open(d, META)
+    w.save(HardState(2, 1, 8), ents(1, 3) + ents(4, 10, term=2))
+    w.save_snapshot(make_snapshot(6, 2))      # our own state at index 6
+    w.close()
+    assert WAL.open(d, META).recovered.entries == ents(7, 10, term=2)
+
+
 # ----------------------------------------------------------------- torn tail
 
 def _build(d) -> tuple[str, int, int]:
