@@ -276,7 +276,9 @@ class RaftNode:
 
     def read_index(self, ctx: bytes) -> None:
         """Ask for a read point; answered by a ReadState with this ``ctx`` in a
-        later Ready, or by ``ctx`` in ``dropped_reads`` if it cannot be served."""
+        later Ready, or by ``ctx`` in ``dropped_reads`` if it cannot be served.
+        A forwarded request or answer lost by the network is never answered:
+        hosts time reads out. ``ctx`` must be unique among pending reads."""
         self.step(Message(MsgType.READ_INDEX, frm=self.id, context=ctx))
 
     def transfer_leadership(self, to: int) -> None:
@@ -300,7 +302,8 @@ class RaftNode:
         snap = Snapshot(SnapshotMeta(index, term, self._conf_at(index)), data)
         self.snapshot = snap
         self.log.compact_to(index)
-        self._conf_history = [h for h in self._conf_history if h[0] >= index] or [(index, snap.meta.conf_state)]
+        # keep the configuration in force at the snapshot and every later one
+        self._conf_history = [(index, snap.meta.conf_state)] + [h for h in self._conf_history if h[0] > index]
         return snap
 
     def conf_state(self) -> ConfState:
@@ -393,14 +396,13 @@ class RaftNode:
             self.prs[self.id].match = self.log.stable
 
     def _drop_pending_reads(self) -> None:
-        for r in self._pending_reads:
-            if r.frm == self.id:
-                self.dropped_reads.append(r.ctx)
-        for m in self._deferred_reads:
-            if m.frm == self.id:
-                self.dropped_reads.append(m.context)
+        """Leadership is gone: refuse every read still waiting, local or forwarded."""
+        reads = [(r.frm, r.ctx) for r in self._pending_reads]
+        reads += [(m.frm, m.context) for m in self._deferred_reads]
         self._pending_reads.clear()
         self._deferred_reads.clear()
+        for frm, ctx in reads:
+            self._drop_read(Message(MsgType.READ_INDEX, frm=frm, context=ctx))
 
     def become_follower(self, term: int, lead: int) -> None:
         self._reset(term)
@@ -513,6 +515,13 @@ class RaftNode:
         if t in (MsgType.VOTE, MsgType.PRE_VOTE):
             self._handle_vote_request(m)
             return
+        if t == MsgType.READ_INDEX_RESP:
+            # answers our own earlier read, whatever our role is by now
+            if m.reject:
+                self.dropped_reads.append(m.context)
+            else:
+                self.read_states.append(ReadState(m.index, m.context))
+            return
 
         if self.state == StateType.LEADER:
             self._step_leader(m)
@@ -614,12 +623,9 @@ class RaftNode:
             if self.lead == NONE:
                 self._drop_read(m)
             else:
-                self._send(Message(MsgType.READ_INDEX, to=self.lead, context=m.context))
-        elif t == MsgType.READ_INDEX_RESP:
-            if m.reject:
-                self.dropped_reads.append(m.context)
-            else:
-                self.read_states.append(ReadState(m.index, m.context))
+                # keep the original requester: the leader answers it directly
+                self._send(Message(MsgType.READ_INDEX, to=self.lead, frm=m.frm or self.id,
+                                   context=m.context))
         elif t == MsgType.PROP:
             raise NotLeader("not the leader", self.lead)
 
@@ -652,10 +658,11 @@ class RaftNode:
             self._send(Message(MsgType.APP_RESP, to=m.frm, index=log.committed))
             return
         if log.matches(idx, term):
-            # we already have the entries: just fast-forward the commit
+            # we already have the entries: just fast-forward the commit; claim
+            # no more than what the snapshot proved to match
             log.commit_to(idx)
             self._apply_committed_conf_changes()
-            self._send(Message(MsgType.APP_RESP, to=m.frm, index=log.last_index()))
+            self._send(Message(MsgType.APP_RESP, to=m.frm, index=log.committed))
             return
         log.restore(snap)
         self.snapshot = snap  # our newest snapshot now, to send on if we lead
@@ -865,8 +872,12 @@ class RaftNode:
     def _send(self, m: Message) -> None:
         if m.frm == NONE:
             m.frm = self.id
-        if m.type in (MsgType.PROP, MsgType.READ_INDEX, MsgType.TRANSFER_LEADER):
-            m.term = 0  # forwarded requests are handled by whoever leads now
+        if m.type in (MsgType.PROP, MsgType.READ_INDEX, MsgType.READ_INDEX_RESP,
+                      MsgType.TRANSFER_LEADER):
+            # forwarded requests are handled by whoever leads now; a read
+            # answer stays valid whatever the requester's term is by then (the
+            # leader confirmed its leadership after the request arrived)
+            m.term = 0
         elif m.term == 0:
             m.term = self.term
         self.msgs.append(m)
