@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from .mvcc import MVCCStore, encode_entry
 from .raft import Config, ProposalDropped, RaftNode, Ready
 from .raftpb import NONE, Entry, EntryType, HardState, Snapshot
+from .wal import batch_problem
 
 
 class Storage(Protocol):
@@ -50,8 +51,9 @@ class MemoryStorage:
         base = self._base()
         if entries:
             first = entries[0].index
-            if first > base + len(self.entries) + 1:
-                raise ValueError(f"entry {first} leaves a gap after {base + len(self.entries)}")
+            problem = batch_problem(entries, base + len(self.entries))
+            if problem:
+                raise ValueError(problem)
             if first <= base:
                 entries = entries[base - first + 1:]
                 first = base + 1

@@ -175,6 +175,17 @@ def _valid_record_after(data: bytes, off: int) -> int | None:
     return None
 
 
+def batch_problem(batch: list[Entry], last_index: int) -> str | None:
+    """Why a batch cannot follow a log ending at ``last_index`` (None if it can)."""
+    first = batch[0].index
+    if first > last_index + 1:
+        return f"entry {first} leaves a gap after index {last_index}"
+    for k in range(1, len(batch)):
+        if batch[k].index != first + k:
+            return f"entries not contiguous at index {batch[k].index}"
+    return None
+
+
 class _Replay:
     """Replays records into (hard state, markers, entries) while checking the
     log stays contiguous. Entries below snapshot markers are kept (as far as
@@ -203,11 +214,9 @@ class _Replay:
 
     def append(self, batch: list[Entry], where: str) -> None:
         first = batch[0].index
-        if first > self.last_index + 1:
-            raise WALError(f"{where}: entry {first} leaves a gap after index {self.last_index}")
-        for k in range(1, len(batch)):
-            if batch[k].index != first + k:
-                raise WALError(f"{where}: entries not contiguous at index {batch[k].index}")
+        problem = batch_problem(batch, self.last_index)
+        if problem:
+            raise WALError(f"{where}: {problem}")
         if first <= self.base:
             self.entries = list(batch)
             self.base = first - 1
@@ -481,11 +490,9 @@ class WAL:
             hard_state = None
         if entries:
             first = entries[0].index
-            if first > self._last_index + 1:
-                raise ValueError(f"entry {first} would leave a gap after index {self._last_index}")
-            for k in range(1, len(entries)):
-                if entries[k].index != first + k:
-                    raise ValueError(f"entries not contiguous at index {entries[k].index}")
+            problem = batch_problem(entries, self._last_index)
+            if problem:
+                raise ValueError(problem)
             floor = self._snap.index if self._snap else 0
             if first <= floor:
                 entries = entries[floor - first + 1:]
