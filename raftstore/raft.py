@@ -165,9 +165,13 @@ class Ready:
     dropped_reads: list[bytes] = field(default_factory=list)
     leader: int = NONE
     state: StateType = StateType.FOLLOWER
+    sync: bool = False
 
     def must_sync(self) -> bool:
-        return bool(self.entries) or self.hard_state is not None or self.snapshot is not None
+        """Must the writes be fsync'd before the messages go out? Entries, a
+        snapshot, or a new term or vote must; a commit index alone need not
+        (it is re-learned from the leader after a crash)."""
+        return self.sync
 
 
 @dataclass
@@ -347,6 +351,7 @@ class RaftNode:
             leader=self.lead,
             state=self.state,
         )
+        rd.sync = bool(rd.entries) or rd.snapshot is not None or hs[:2] != self._prev_hs[:2]
         self.msgs, self.read_states, self.dropped_reads = [], [], []
         last = rd.entries[-1] if rd.entries else None
         applied = rd.committed_entries[-1].index if rd.committed_entries else 0

@@ -28,7 +28,7 @@ from .wal import batch_problem
 class Storage(Protocol):
     """Durable Raft state; :class:`raftstore.wal.WAL` is the real one."""
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None: ...
+    def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None: ...
     def save_snapshot(self, snap: Snapshot) -> None: ...
     def release_to(self, index: int) -> None: ...
     def load(self) -> tuple[HardState, Snapshot | None, list[Entry]]: ...
@@ -47,7 +47,7 @@ class MemoryStorage:
     def _base(self) -> int:
         return self.snapshot.meta.index if self.snapshot else 0
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
+    def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None:
         base = self._base()
         if entries:
             first = entries[0].index
@@ -140,7 +140,7 @@ class Replica:
         if rd.snapshot is not None:
             self.storage.save_snapshot(rd.snapshot)
         if rd.hard_state is not None or rd.entries:
-            self.storage.save(rd.hard_state, rd.entries)
+            self.storage.save(rd.hard_state, rd.entries, rd.must_sync())
 
     def apply(self, rd: Ready) -> list[Completion]:
         """Call after ``persist`` and after sending ``rd.messages``."""

@@ -479,8 +479,10 @@ class WAL:
 
     # ----------------------------------------------------------------- write
 
-    def save(self, hard_state: HardState | None, entries: list[Entry]) -> None:
+    def save(self, hard_state: HardState | None, entries: list[Entry], sync: bool = True) -> None:
         """Append one record (hard state and/or entries), then exactly ONE fsync (group commit). Empty call = no-op.
+        ``sync=False`` skips the fsync (for a commit-index-only change, which the next synced save
+        carries to disk; losing it in a crash loses nothing acknowledged).
 
         Entries may start at an index <= the last saved one: that truncates the log logically (on replay a
         later entry at index i discards entries >= i written before it). Entries at or below the snapshot
@@ -500,19 +502,20 @@ class WAL:
             return
         self._append(_pack([_REC_SAVE,
                             hard_state.to_wire() if hard_state is not None else None,
-                            [e.to_wire() for e in entries]]))
+                            [e.to_wire() for e in entries]]), sync)
         if hard_state is not None:
             self._hs = HardState(hard_state.term, hard_state.vote, hard_state.commit)
         if entries:
             self._last_index = entries[-1].index
         self._maybe_rotate()
 
-    def _append(self, payload: bytes) -> None:
+    def _append(self, payload: bytes, sync: bool = True) -> None:
         """One write + one fsync for one record."""
         rec = _frame(payload)
         try:
             _write_all(self._fd, rec)
-            self._sync(self._fd)
+            if sync:
+                self._sync(self._fd)
         except OSError as exc:
             # A partial write would sit in front of every later record and
             # turn into mid-log corruption; cut it off and stop accepting writes.
