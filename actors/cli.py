@@ -2,7 +2,125 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
+from typing import Any
+
+
+def _etcd_parser(sub: Any) -> None:
+    etcd = sub.add_parser("etcd", help="run and use a raftstore (etcd) cluster on Ray")
+    etcd.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else raykube's own head)")
+    etcd.add_argument("--name", default="default", help="cluster name (default: %(default)s)")
+    es = etcd.add_subparsers(dest="etcd_cmd", metavar="ACTION", required=True)
+    up = es.add_parser("up", help="start a cluster (and a local Ray head if none is running)")
+    up.add_argument("--members", type=int, choices=(1, 3, 5), default=3)
+    up.add_argument("--data", help="data root directory (default: $RAYKUBE_DATA or a temp dir)")
+    es.add_parser("status", help="each member's role, term, indexes and revision")
+    p = es.add_parser("put", help="write a key")
+    p.add_argument("key")
+    p.add_argument("value")
+    g = es.add_parser("get", help="read a key (linearizable unless --serializable)")
+    g.add_argument("key")
+    g.add_argument("--prefix", action="store_true")
+    g.add_argument("--serializable", action="store_true")
+    g.add_argument("--rev", type=int, default=0)
+    d = es.add_parser("del", help="delete a key")
+    d.add_argument("key")
+    d.add_argument("--prefix", action="store_true")
+    w = es.add_parser("watch", help="print events as they happen")
+    w.add_argument("key")
+    w.add_argument("--prefix", action="store_true")
+    w.add_argument("--rev", type=int, default=0, help="start revision (default: now)")
+    w.add_argument("--count", type=int, default=0, help="stop after this many events")
+    k = es.add_parser("kill-leader", help="kill the leader; Ray restarts it from its WAL")
+    k.add_argument("--how", choices=("ray", "sigkill"), default="sigkill")
+    down = es.add_parser("down", help="stop the cluster and delete its data")
+    down.add_argument("--keep-ray", action="store_true", help="leave raykube's Ray head running")
+
+
+def _fmt_kv(kv: dict) -> str:
+    return f"{kv['key'].decode(errors='replace')} = {kv['value'].decode(errors='replace')}  " \
+           f"(mod_revision {kv['mod_revision']}, version {kv['version']})"
+
+
+def _print_status(st: dict) -> None:
+    print(f"{'MEMBER':<7}{'STATE':<11}{'TERM':>6}{'COMMIT':>9}{'APPLIED':>9}{'REVISION':>10}  NODE")
+    for mid, s in sorted(st.items()):
+        if isinstance(s, dict):
+            print(f"{mid:<7}{s['state']:<11}{s['term']:>6}{s['commit']:>9}{s['applied']:>9}"
+                  f"{s['revision']:>10}  {s['node_id'][:12]}")
+        else:
+            print(f"{mid:<7}{'DOWN':<11}  {s}")
+
+
+def _etcd(a: argparse.Namespace) -> int:
+    from raftstore.client import RaftStoreClient, StoreError
+    from raftstore.cluster import ClusterError, EtcdCluster
+
+    from .raycluster import RayClusterError, connect, stop_head
+
+    try:
+        connect(a.address, start=a.etcd_cmd == "up")
+    except RayClusterError as e:
+        print(f"raykube: {e}", file=sys.stderr)
+        return 1
+    cmd = a.etcd_cmd
+    try:
+        if cmd == "up":
+            c = EtcdCluster.start(a.name, a.members, data_root=a.data)
+            _print_status(c.status())
+            return 0
+        if cmd == "down":
+            try:
+                EtcdCluster.attach(a.name).down()
+            except ClusterError as e:
+                print(f"raykube: {e}", file=sys.stderr)
+            if a.address is None and not a.keep_ray:
+                import ray
+                ray.shutdown()
+                stop_head()
+            return 0
+        if cmd == "kill-leader":
+            c = EtcdCluster.attach(a.name)
+            lid = c.wait_for_leader(10)
+            c.kill(lid, a.how)
+            print(f"killed leader {lid} ({a.how}); waiting for a new one...")
+            print(f"leader is now {c.wait_for_leader(30)}")
+            return 0
+        return asyncio.run(_etcd_data(a, RaftStoreClient(a.name)))
+    except (StoreError, ClusterError) as e:
+        print(f"raykube: {e}", file=sys.stderr)
+        return 1
+
+
+async def _etcd_data(a: argparse.Namespace, cli: Any) -> int:
+    cmd = a.etcd_cmd
+    if cmd == "status":
+        _print_status(await cli.status())
+    elif cmd == "put":
+        r = await cli.put(a.key.encode(), a.value.encode())
+        print(f"OK (revision {r['revision']})")
+    elif cmd == "get":
+        r = await cli.range(a.key.encode(), prefix=a.prefix, serializable=a.serializable, revision=a.rev)
+        for kv in r["kvs"]:
+            print(_fmt_kv(kv))
+        if not r["kvs"]:
+            print(f"(no such key; store revision {r['revision']})")
+    elif cmd == "del":
+        r = await cli.delete(a.key.encode(), prefix=a.prefix)
+        print(f"deleted {r['deleted']} (revision {r['revision']})")
+    elif cmd == "watch":
+        n = 0
+        async for batch in cli.watch(a.key.encode(), prefix=a.prefix, start_revision=a.rev):
+            for ev in batch:
+                print(json.dumps({"type": ev["type"], "key": ev["kv"]["key"].decode(errors="replace"),
+                                  "value": ev["kv"]["value"].decode(errors="replace"),
+                                  "revision": ev["kv"]["mod_revision"]}), flush=True)
+                n += 1
+                if a.count and n >= a.count:
+                    return 0
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -10,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     sub.add_parser("version", help="print the raykube version")
     sub.add_parser("sim", help="run the seeded Raft simulator (same flags as python -m raftstore.sim)")
+    _etcd_parser(sub)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "sim":
         from raftstore.sim import main as sim_main
@@ -19,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         from importlib.metadata import version
         print(f"raykube {version('raykube')}")
         return 0
+    if a.cmd == "etcd":
+        return _etcd(a)
     ap.print_help()
     return 2
 

@@ -1,0 +1,51 @@
+"""`raykube etcd ...` against the session's Ray cluster, as a person uses it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.ray
+
+
+def _run(address: str, data: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, RAYKUBE_DATA=data, RAY_AUTH_MODE="disabled")
+    return subprocess.run([sys.executable, "-m", "actors.cli", "etcd", "--address", address,
+                           "--name", "cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_up_put_get_watch_kill_leader_down(ray_cluster, data_root):
+    addr = ray_cluster.address
+    r = _run(addr, data_root, "up", "--members", "3")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("FOLLOWER") == 2 and r.stdout.count("LEADER") == 1
+    try:
+        assert "OK (revision 2)" in _run(addr, data_root, "put", "greeting", "hello").stdout
+        out = _run(addr, data_root, "get", "greet", "--prefix").stdout
+        assert "greeting = hello" in out
+        w = _run(addr, data_root, "watch", "greeting", "--rev", "1", "--count", "1")
+        assert '"type": "PUT"' in w.stdout and '"revision": 2' in w.stdout
+        k = _run(addr, data_root, "kill-leader")
+        assert k.returncode == 0 and "leader is now" in k.stdout, k.stderr
+        assert "greeting = hello" in _run(addr, data_root, "get", "greeting").stdout
+        assert "deleted 1" in _run(addr, data_root, "del", "greeting").stdout
+        assert "no such key" in _run(addr, data_root, "get", "greeting").stdout
+    finally:
+        d = _run(addr, data_root, "down")
+    assert d.returncode == 0
+    s = _run(addr, data_root, "status")
+    assert "DOWN" not in s.stdout and "LEADER" not in s.stdout
+    gone = _run(addr, data_root, "get", "x", timeout=60)
+    assert gone.returncode == 1 and "raykube:" in gone.stderr
+
+
+def test_bad_arguments_get_one_line_errors():
+    r = subprocess.run([sys.executable, "-m", "actors.cli", "etcd", "up", "--members", "4"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "actors.cli", "etcd", "frobnicate"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
