@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo sim clean
+.PHONY: test demo sim bench-etcd clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)
 
 sim: $(STAMP)
 	$(PY) -m raftstore.sim --seeds 300 --faults all
+
+# raftstore against a real 3-member etcd on this machine (Debian's etcd-server)
+bench-etcd: $(STAMP)
+	@command -v etcd >/dev/null || { apt-get update -qq && apt-get install -y -qq etcd-server; }
+	mkdir -p benchmarks/results
+	$(PY) -m benchmarks.etcd_compare $(BENCH_ARGS) --json benchmarks/results/etcd_compare.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -59,6 +59,48 @@ def _raise_store_error(err: dict) -> None:
                                                        if k not in ("code", "message")})
 
 
+class _Batcher:
+    """Coalesces concurrent requests to one member into ``request_batch``
+    calls: the first goes out at once, those that arrive while calls are in
+    flight ride together in the next (at most ``max_inflight`` calls)."""
+
+    def __init__(self, handle: Any, max_inflight: int = 2, max_batch: int = 512) -> None:
+        self.handle = handle
+        self.max_inflight = max_inflight
+        self.max_batch = max_batch
+        self.queue: list[tuple[list, asyncio.Future]] = []
+        self.inflight = 0
+
+    async def submit(self, args: list, timeout: float) -> dict:
+        fut = asyncio.get_running_loop().create_future()
+        self.queue.append((args, fut))
+        self._pump(timeout)
+        return await fut
+
+    def _pump(self, timeout: float) -> None:
+        while self.queue and self.inflight < self.max_inflight:
+            batch, self.queue = self.queue[:self.max_batch], self.queue[self.max_batch:]
+            self.inflight += 1
+            asyncio.get_running_loop().create_task(self._run(batch, timeout))
+
+    async def _run(self, batch: list[tuple[list, asyncio.Future]], timeout: float) -> None:
+        try:
+            resps = await asyncio.wait_for(
+                self.handle.request_batch.remote([a for a, _ in batch], timeout), timeout + 1.0)
+            for (_, fut), r in zip(batch, resps):
+                if not fut.done():
+                    fut.set_result(r)
+        except BaseException as e:  # the whole call failed: every request sees why
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e if isinstance(e, Exception) else asyncio.CancelledError())
+            if not isinstance(e, Exception):
+                raise
+        finally:
+            self.inflight -= 1
+            self._pump(timeout)
+
+
 class RaftStoreClient:
     def __init__(self, cluster: str = "default", *, timeout: float = 10.0,
                  attempt_timeout: float = 3.0, client_id: str | None = None) -> None:
@@ -73,6 +115,7 @@ class RaftStoreClient:
         # only each stream's last sequence, so a stream has one write in flight
         self._free_slots: list[int] = []
         self._seqs: list[int] = []
+        self._batchers: dict[int, _Batcher] = {}
 
     # ------------------------------------------------------------ members
     def _refresh(self) -> None:
@@ -110,7 +153,13 @@ class RaftStoreClient:
             attempt = min(self.attempt_timeout, left)
             kw = {"timeout": attempt} if method in _TIMED else {}
             try:
-                resp = await asyncio.wait_for(getattr(h, method).remote(*args, **kw), attempt + 1.0)
+                if method == "request":
+                    b = self._batchers.get(mid)
+                    if b is None or b.handle is not h:
+                        b = self._batchers[mid] = _Batcher(h)
+                    resp = await b.submit(list(args), attempt)
+                else:
+                    resp = await asyncio.wait_for(getattr(h, method).remote(*args, **kw), attempt + 1.0)
             except _MEMBER_DOWN as e:
                 last = f"member {mid}: {type(e).__name__}"
                 self._leader = None

@@ -100,7 +100,11 @@ class EtcdCluster:
             try:
                 out[mid] = ray.get(ref, timeout=timeout)
             except Exception as e:  # dead, restarting, or too slow
-                out[mid] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+                # the first line says what happened; the last, for an actor
+                # that failed to start, the error it raised
+                why = lines[0] if len(lines) < 2 else f"{lines[0]} ... {lines[-1]}"
+                out[mid] = f"{type(e).__name__}: {why}"
         return out
 
     def leader_id(self, timeout: float = 5.0) -> int | None:

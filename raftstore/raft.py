@@ -154,7 +154,8 @@ class Progress:
 @dataclass
 class Ready:
     """Work for the host. Persist ``hard_state``, ``entries`` and ``snapshot``
-    durably first; then send ``messages``; then apply ``snapshot`` and
+    durably first; then send ``messages`` (a leader's may go out while it
+    persists: ``send_before_persist``); then apply ``snapshot`` and
     ``committed_entries``; deliver ``read_states``; fail ``dropped_reads``."""
     hard_state: HardState | None = None
     entries: list[Entry] = field(default_factory=list)
@@ -166,6 +167,10 @@ class Ready:
     leader: int = NONE
     state: StateType = StateType.FOLLOWER
     sync: bool = False
+    # a leader whose term and vote did not change may send before its own
+    # write is durable (Raft thesis 10.2.1): it counts its own entries toward
+    # commit only after advance(), so nothing commits on a volatile copy
+    send_before_persist: bool = False
 
     def must_sync(self) -> bool:
         """Must the writes be fsync'd before the messages go out? Entries, a
@@ -209,6 +214,7 @@ class RaftNode:
         self.state = StateType.FOLLOWER
         self.prs: dict[int, Progress] = {}
         self._need_bcast = False
+        self._need_heartbeat = False
         self.snapshot: Snapshot | None = snapshot if snapshot and not snapshot.is_empty() else None
         snap = snapshot.meta if snapshot else SnapshotMeta()
         hs = hard_state or HardState()
@@ -321,7 +327,7 @@ class RaftNode:
         return self.state == StateType.LEADER
 
     def has_ready(self) -> bool:
-        if self._need_bcast:
+        if self._need_bcast or self._need_heartbeat:
             self._flush_bcast()
         log = self.log
         return bool(
@@ -352,6 +358,8 @@ class RaftNode:
             state=self.state,
         )
         rd.sync = bool(rd.entries) or rd.snapshot is not None or hs[:2] != self._prev_hs[:2]
+        rd.send_before_persist = (self.state == StateType.LEADER and rd.snapshot is None
+                                  and hs[:2] == self._prev_hs[:2])
         self.msgs, self.read_states, self.dropped_reads = [], [], []
         last = rd.entries[-1] if rd.entries else None
         applied = rd.committed_entries[-1].index if rd.committed_entries else 0
@@ -772,7 +780,7 @@ class RaftNode:
             self._answer_read(frm, self.log.committed, m.context)
             return
         self._pending_reads.append(_PendingRead(self.log.committed, frm, m.context, {self.id}))
-        self._bcast_heartbeat(m.context)
+        self._need_heartbeat = True  # one confirming round for all reads until the next Ready
 
     def _answer_read(self, frm: int, index: int, ctx: bytes) -> None:
         if frm == self.id:
@@ -829,6 +837,10 @@ class RaftNode:
             self._need_bcast = False
             if self.state == StateType.LEADER:
                 self._bcast_append()
+        if self._need_heartbeat:
+            self._need_heartbeat = False
+            if self.state == StateType.LEADER and self._pending_reads:
+                self._bcast_heartbeat()
 
     def _bcast_append(self) -> None:
         for n in self.prs:

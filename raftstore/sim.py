@@ -130,6 +130,8 @@ class SimNode:
             return
         self.sim.observe_ready(self, rd)
         self.syncing = rd
+        if rd.send_before_persist:
+            self.sim.send(self.id, rd.messages)
         if rd.must_sync():
             self.sim.at(self.sim.now + self.sim.rng.uniform(0.2, 2.0), self.on_synced, self.incarnation)
         else:
@@ -142,7 +144,8 @@ class SimNode:
         rd = self.syncing
         assert rd is not None
         self.replica.persist(rd)
-        sim.send(self.id, rd.messages)
+        if not rd.send_before_persist:
+            sim.send(self.id, rd.messages)
         for e in rd.committed_entries:
             sim.observe_apply(self, e)
             if e.type == EntryType.CONF_CHANGE:

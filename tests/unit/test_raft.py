@@ -1333,3 +1333,47 @@ def test_whole_cluster_restart_keeps_the_data():
     net.stabilize()
     for i in (1, 2, 3):
         assert net.members[i].data() == [b"a", b"b", b"c", b"d"]
+
+
+def _drain(node):
+    rd = node.ready()
+    node.advance()
+    return rd
+
+
+def test_leader_sends_before_persisting_but_commits_only_on_durable_copies():
+    """Raft thesis 10.2.1: a leader's appends may go out while its own write
+    is in flight; its volatile copy must not count toward a quorum."""
+    nodes = {i: RaftNode(Config(i, peers=(1, 2, 3), seed=i)) for i in (1, 2, 3)}
+    for n in nodes.values():
+        _drain(n)
+    leader = nodes[1]
+    leader.campaign()
+    first = leader.ready()
+    assert not first.send_before_persist, "a candidate's vote must be durable before it asks"
+    leader.advance()
+    pending = list(first.messages)
+    while pending:   # elect and replicate the no-op everywhere
+        m = pending.pop(0)
+        nodes[m.to].step(m)
+        for n in nodes.values():
+            if n.has_ready():
+                pending += _drain(n).messages
+    assert leader.is_leader
+    leader.propose(b"x")
+    rd = leader.ready()                 # not advanced: our own write is in flight
+    assert rd.send_before_persist and rd.entries and rd.entries[-1].data == b"x"
+    idx = rd.entries[-1].index
+    apps = of_type(rd.messages, MsgType.APP)
+    nodes[2].step(apps[0] if apps[0].to == 2 else apps[1])
+    for m in _drain(nodes[2]).messages:
+        leader.step(m)
+    # one follower's durable copy plus the leader's volatile one: no quorum
+    assert leader.log.committed < idx
+    leader.advance()                    # now the leader's copy is durable too
+    assert leader.log.committed == idx
+    # a follower never sends before its write is durable
+    leader.propose(b"y")
+    rd = _drain(leader)
+    nodes[3].step(next(m for m in rd.messages if m.to == 3 and m.type == MsgType.APP))
+    assert not nodes[3].ready().send_before_persist

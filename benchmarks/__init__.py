@@ -1,0 +1,1 @@
+"""raykube benchmarks: each module is runnable with `python -m benchmarks.<name>`."""
