@@ -63,6 +63,11 @@ def test_kill_leader_repeatedly_and_followers(etcd):
         follower = next(m for m in etcd.members if m != lid)
         await asyncio.to_thread(etcd.kill, follower, "sigkill")
         await asyncio.sleep(1.5)
+        # a rolling restart of every member: whichever serves the watch dies too
+        for mid in sorted(etcd.members):
+            await asyncio.to_thread(etcd.wait_for_leader, 30)
+            await asyncio.to_thread(etcd.kill, mid, "ray")
+            await asyncio.sleep(1.0)
 
     rec = asyncio.run(_chaos_run(etcd, chaos))
     assert len(rec.acked) > 20
