@@ -397,8 +397,10 @@ def test_random_linearizable_then_corrupted(seed):
     res = check(h, KV)
     assert res.ok is True, res.explain()
     reads = [op for op in h if op.input[0] == "get" and op.ret != INF]
-    if not reads:
-        pytest.skip("no read to corrupt")
+    if not reads:  # nothing to corrupt: add a read of a key after everything else
+        last = max(o.ret for o in h if o.ret != INF) if any(o.ret != INF for o in h) else 0.0
+        reads = [Operation(99, ("get", "a"), None, last + 1.0, last + 2.0)]
+        h.append(reads[0])
     victim = rng.choice(reads)
     victim.output = -1            # never written
     res = check(h, KV)
