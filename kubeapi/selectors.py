@@ -117,7 +117,7 @@ def _dns1123_subdomain_errors(value: str) -> list[str]:
     errs: list[str] = []
     if len(value) > _DNS1123_SUBDOMAIN_MAX:
         errs.append(_max_len_error(_DNS1123_SUBDOMAIN_MAX))
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
+    if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
         errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
     return errs
 
@@ -145,7 +145,7 @@ def qualified_name_errors(value: str) -> list[str]:
         errs.append("name part must be non-empty")
     elif len(name) > _QNAME_MAX:
         errs.append("name part " + _max_len_error(_QNAME_MAX))
-    if not _QNAME_RE.match(name):
+    if not _QNAME_RE.fullmatch(name):
         errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc"))
     return errs
 
@@ -155,7 +155,7 @@ def label_value_errors(value: str) -> list[str]:
     errs: list[str] = []
     if len(value) > _LABEL_VALUE_MAX:
         errs.append(_max_len_error(_LABEL_VALUE_MAX))
-    if not _LABEL_VALUE_RE.match(value):
+    if not _LABEL_VALUE_RE.fullmatch(value):
         errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
 
@@ -189,7 +189,7 @@ _INT64_RE = re.compile(r"^[+-]?[0-9]+$")
 
 def _parse_int64(s: str) -> int | None:
     """Parse a base-10 int64 strictly (no spaces or underscores, unlike ``int()``)."""
-    if not _INT64_RE.match(s):
+    if not _INT64_RE.fullmatch(s):
         return None
     n = int(s)
     return n if -(2**63) <= n < 2**63 else None

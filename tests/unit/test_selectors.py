@@ -12,11 +12,13 @@ from kubeapi.selectors import (
     escape_field_value,
     everything,
     label_selector_from_dict,
+    label_value_errors,
     new_requirement,
     nothing,
     object_fields,
     parse_field_selector,
     parse_label_selector,
+    qualified_name_errors,
     selector_from_set,
     unescape_field_value,
     validate_fields,
@@ -515,3 +517,12 @@ def test_selectors_are_hashable_values() -> None:
     assert parse_field_selector("a=1,b!=2") == parse_field_selector("b!=2,a=1")
     assert isinstance(hash(parse_field_selector("a=1")), int)
     assert LabelSelector() == everything() != nothing()
+
+
+def test_trailing_newline_is_not_a_valid_key_or_value():
+    """The string parser splits on whitespace; a key or value checked
+    directly (object form, labels on objects) must reject a trailing newline."""
+    assert qualified_name_errors("app\n")
+    assert label_value_errors("web\n")
+    with pytest.raises(SelectorError):
+        label_selector_from_dict({"matchLabels": {"app\n": "web"}})
