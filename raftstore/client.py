@@ -124,7 +124,11 @@ class RaftStoreClient:
         for entry in ray.util.list_named_actors(all_namespaces=True):
             if entry["namespace"] == NAMESPACE and entry["name"].startswith(prefix):
                 mid = int(entry["name"][len(prefix):])
-                found[mid] = self._members.get(mid) or ray.get_actor(entry["name"], namespace=NAMESPACE)
+                # look the name up again: a member started anew is a new actor
+                try:
+                    found[mid] = ray.get_actor(entry["name"], namespace=NAMESPACE)
+                except ValueError:
+                    continue
         self._members = found
         if self._leader not in found:
             self._leader = None

@@ -33,6 +33,7 @@ from .wal import WAL
 log = logging.getLogger("raykube.raftstore.member")
 
 NAMESPACE = "raykube"
+PEER_LOOKUP_S = 5.0
 WRITE_OPS = frozenset({"put", "delete_range", "txn", "compact", "lease_grant", "lease_revoke"})
 
 
@@ -88,7 +89,7 @@ class Member:
                           seed=int.from_bytes(os.urandom(4), "little"))
         self.replica = Replica(raft_cfg, self.wal, snapshot_every=cfg.snapshot_every)
         self.lessor = Lessor(self.replica.store, retry_interval=1.0)
-        self._peers: dict[int, Any] = {}
+        self._peers: dict[int, tuple[Any, float]] = {}   # id -> (handle, looked up at)
         self._waiters: dict[int, asyncio.Future] = {}
         self._next_token = 0
         self._wake = asyncio.Event()
@@ -115,14 +116,19 @@ class Member:
         self._wake.set()
 
     def _peer(self, mid: int) -> Any | None:
-        h = self._peers.get(mid)
-        if h is None:
+        """The peer's handle, looked up again every few seconds: a member
+        started anew under the same name (not restarted by Ray) is a new actor,
+        and one-way sends to the old handle would vanish without a trace."""
+        now = time.monotonic()
+        entry = self._peers.get(mid)
+        if entry is None or now - entry[1] > PEER_LOOKUP_S:
             try:
                 h = ray.get_actor(member_name(self.cfg.cluster, mid), namespace=NAMESPACE)
             except ValueError:
+                self._peers.pop(mid, None)
                 return None
-            self._peers[mid] = h
-        return h
+            entry = self._peers[mid] = (h, now)
+        return entry[0]
 
     def _send(self, msgs: list[Message]) -> None:
         by_dest: dict[int, list] = {}

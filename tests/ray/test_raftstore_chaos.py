@@ -98,6 +98,15 @@ def test_two_of_three_down_is_unavailable_then_recovers(etcd):
             assert kv is not None and kv["value"] == b"v"
         await cli.put(b"after", b"y")
         assert (await cli.get(b"after"))["value"] == b"y"
+        # every member, the restarted ones included, catches up
+        deadline = time.monotonic() + 30
+        while True:
+            st = await asyncio.to_thread(etcd.status)
+            applied = {m: s["applied"] for m, s in st.items() if isinstance(s, dict)}
+            if len(applied) == 3 and len(set(applied.values())) == 1:
+                break
+            assert time.monotonic() < deadline, f"members did not converge: {st}"
+            await asyncio.sleep(0.3)
 
     asyncio.run(run())
 
