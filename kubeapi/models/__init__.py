@@ -6,8 +6,22 @@
 :class:`KubeModel`, top-level kinds subclass :class:`KubeObject` and fix ``api_version`` and
 ``kind`` as defaults.
 """
-from . import core, meta
+from . import apps, batch, coordination, core, discovery, meta, rbac
+from .apps import (
+    ControllerRevision,
+    ControllerRevisionList,
+    DaemonSet,
+    DaemonSetList,
+    Deployment,
+    DeploymentList,
+    ReplicaSet,
+    ReplicaSetList,
+    StatefulSet,
+    StatefulSetList,
+)
 from .base import KubeModel, to_camel, to_json, unknown_fields
+from .batch import Job, JobList
+from .coordination import Lease, LeaseList
 from .core import (
     Binding,
     ConfigMap,
@@ -20,6 +34,7 @@ from .core import (
     NamespaceList,
     Node,
     NodeList,
+    PersistentVolumeClaim,
     Pod,
     PodList,
     Secret,
@@ -29,6 +44,7 @@ from .core import (
     ServiceAccountList,
     ServiceList,
 )
+from .discovery import EndpointSlice, EndpointSliceList
 from .meta import (
     DeleteOptions,
     KubeObject,
@@ -38,37 +54,77 @@ from .meta import (
     TypeMeta,
     WatchEvent,
 )
+from .rbac import (
+    ClusterRole,
+    ClusterRoleBinding,
+    ClusterRoleBindingList,
+    ClusterRoleList,
+    Role,
+    RoleBinding,
+    RoleBindingList,
+    RoleList,
+)
 
 __all__ = [
     "Binding",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "ClusterRoleList",
     "ConfigMap",
     "ConfigMapList",
+    "ControllerRevision",
+    "ControllerRevisionList",
+    "DaemonSet",
+    "DaemonSetList",
     "DeleteOptions",
+    "Deployment",
+    "DeploymentList",
+    "EndpointSlice",
+    "EndpointSliceList",
     "Endpoints",
     "EndpointsList",
     "Event",
     "EventList",
+    "Job",
+    "JobList",
     "KubeModel",
     "KubeObject",
+    "Lease",
+    "LeaseList",
     "ListMeta",
     "Namespace",
     "NamespaceList",
     "Node",
     "NodeList",
     "ObjectMeta",
+    "PersistentVolumeClaim",
     "Pod",
     "PodList",
+    "ReplicaSet",
+    "ReplicaSetList",
+    "Role",
+    "RoleBinding",
+    "RoleBindingList",
+    "RoleList",
     "Secret",
     "SecretList",
     "Service",
     "ServiceAccount",
     "ServiceAccountList",
     "ServiceList",
+    "StatefulSet",
+    "StatefulSetList",
     "Status",
     "TypeMeta",
     "WatchEvent",
+    "apps",
+    "batch",
+    "coordination",
     "core",
+    "discovery",
     "meta",
+    "rbac",
     "to_camel",
     "to_json",
     "unknown_fields",

@@ -1304,3 +1304,94 @@ class Binding(KubeObject):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     target: ObjectReference
 
+
+
+# --------------------------------------------------------------------------------------------
+# Pod templates and PersistentVolumeClaims (embedded by the workload controllers' objects)
+# --------------------------------------------------------------------------------------------
+
+
+class PodTemplateSpec(KubeModel):
+    """The pods a controller creates: their metadata (labels, annotations) and spec."""
+
+    metadata: ObjectMeta | None = None
+    spec: PodSpec | None = None
+
+
+class TypedLocalObjectReference(KubeModel):
+    """A reference to an object of a given group and kind in the same namespace."""
+
+    api_group: str | None = None
+    kind: str
+    name: str
+
+
+class TypedObjectReference(KubeModel):
+    """Like :class:`TypedLocalObjectReference`, possibly in another namespace."""
+
+    api_group: str | None = None
+    kind: str
+    name: str
+    namespace: str | None = None
+
+
+class VolumeResourceRequirements(KubeModel):
+    """The storage a claim asks for (``requests.storage``) and may grow to."""
+
+    limits: ResourceList | None = None
+    requests: ResourceList | None = None
+
+
+class PersistentVolumeClaimSpec(KubeModel):
+    """What storage a claim wants: access modes, size, class, and optionally a source."""
+
+    access_modes: list[str] | None = None
+    selector: LabelSelector | None = None
+    resources: VolumeResourceRequirements | None = None
+    volume_name: str | None = None
+    storage_class_name: str | None = None
+    volume_mode: str | None = None
+    data_source: TypedLocalObjectReference | None = None
+    data_source_ref: TypedObjectReference | None = None
+    volume_attributes_class_name: str | None = None
+
+
+class PersistentVolumeClaimCondition(KubeModel):
+    """``Resizing``, ``FileSystemResizePending``, ``ModifyingVolume``..."""
+
+    type: str
+    status: str
+    last_probe_time: Time | None = None
+    last_transition_time: Time | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+class ModifyVolumeStatus(KubeModel):
+    """Progress of changing a bound volume's VolumeAttributesClass."""
+
+    target_volume_attributes_class_name: str | None = None
+    status: str
+
+
+class PersistentVolumeClaimStatus(KubeModel):
+    """``Pending``, ``Bound`` or ``Lost``, and what the bound volume actually provides."""
+
+    phase: str | None = None
+    access_modes: list[str] | None = None
+    capacity: ResourceList | None = None
+    conditions: list[PersistentVolumeClaimCondition] | None = None
+    allocated_resources: ResourceList | None = None
+    allocated_resource_statuses: dict[str, str] | None = None
+    current_volume_attributes_class_name: str | None = None
+    modify_volume_status: ModifyVolumeStatus | None = None
+
+
+class PersistentVolumeClaim(KubeObject):
+    """A request for storage; also the shape of a StatefulSet's ``volumeClaimTemplates``."""
+
+    api_version: str = "v1"
+    kind: str = "PersistentVolumeClaim"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: PersistentVolumeClaimSpec | None = None
+    status: PersistentVolumeClaimStatus | None = None
