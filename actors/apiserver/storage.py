@@ -1,0 +1,281 @@
+"""The apiserver's storage layer: Kubernetes objects in raftstore.
+
+Objects live at the registry's keys (``/registry/pods/<ns>/<name>``) as JSON;
+an object's resourceVersion is the raftstore mod revision of its key and is
+never stored inside it. Create, update and delete are single raftstore
+transactions that compare the key's revision, so concurrent writers get 409
+AlreadyExists / Conflict instead of lost updates. Pure over a small async KV
+interface: the Ray apiserver passes a RaftStoreClient, tests a LocalKV.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import random
+import uuid
+from typing import Any, Callable, Protocol
+
+from kubeapi import errors, field
+from kubeapi.names import generate_name
+from kubeapi.registry import Resource
+from kubeapi.selectors import FieldSelector, LabelSelector, object_fields
+from raftstore.mvcc import CompactedError, MVCCStore, prefix_end
+
+
+class KV(Protocol):
+    """The part of the raftstore client the storage layer uses."""
+
+    async def range(self, key: bytes, range_end: bytes | None = None, *, revision: int = 0,
+                    limit: int = 0, serializable: bool = False) -> dict: ...
+
+    async def txn(self, compare: list[dict], success: list[dict],
+                  failure: list[dict] | None = None) -> dict: ...
+
+
+class LocalKV:
+    """A KV on an in-process MVCCStore (tests and the simulator)."""
+
+    def __init__(self, store: MVCCStore | None = None) -> None:
+        self.store = store or MVCCStore()
+
+    async def range(self, key: bytes, range_end: bytes | None = None, *, revision: int = 0,
+                    limit: int = 0, serializable: bool = False) -> dict:
+        res = self.store.range(key, range_end, revision=revision, limit=limit)
+        err = res.get("error")
+        if err is not None:
+            if err["code"] == "compacted":
+                raise CompactedError(err["compact_revision"])
+            raise RuntimeError(err)
+        return res
+
+    async def txn(self, compare: list[dict], success: list[dict],
+                  failure: list[dict] | None = None) -> dict:
+        res = self.store.txn(compare, success, failure or [])
+        if "error" in res:
+            raise RuntimeError(res["error"])
+        return res
+
+
+def _now_rfc3339(clock: Callable[[], float]) -> str:
+    return dt.datetime.fromtimestamp(clock(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _encode(obj: dict) -> bytes:
+    meta = obj.get("metadata") or {}
+    if "resourceVersion" in meta:
+        obj = dict(obj, metadata={k: v for k, v in meta.items() if k != "resourceVersion"})
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _decode(kv: dict) -> dict:
+    obj = json.loads(kv["value"])
+    obj.setdefault("metadata", {})["resourceVersion"] = str(kv["mod_revision"])
+    return obj
+
+
+def _continue_token(revision: int, next_key: bytes) -> str:
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision,
+                      "start": base64.b64encode(next_key).decode()}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _parse_continue(token: str, prefix: bytes) -> tuple[int, bytes]:
+    try:
+        d = json.loads(base64.urlsafe_b64decode(token.encode()))
+        rev, start = int(d["rv"]), base64.b64decode(d["start"])
+    except (ValueError, KeyError, TypeError):
+        raise errors.bad_request("continue key is not valid: illegal base64 data or JSON") from None
+    if not start.startswith(prefix) or rev <= 0:
+        raise errors.bad_request("continue key is not valid: incorrect encoded start key")
+    return rev, start
+
+
+class ObjectStore:
+    """CRUD of one kind of object in raftstore, with Kubernetes semantics."""
+
+    def __init__(self, kv: KV, *, clock: Callable[[], float] | None = None,
+                 rng: random.Random | None = None) -> None:
+        import time
+        self.kv = kv
+        self.clock = clock or time.time
+        self.rng = rng or random.Random()
+
+    # ------------------------------------------------------------------ read
+    async def get(self, res: Resource, namespace: str | None, name: str) -> dict:
+        got = await self.kv.range(res.key(namespace, name).encode())
+        if not got["kvs"]:
+            raise errors.not_found(res.plural, name, res.group)
+        return _decode(got["kvs"][0])
+
+    async def list(self, res: Resource, namespace: str | None = None, *,
+                   label_selector: LabelSelector | None = None,
+                   field_selector: FieldSelector | None = None,
+                   limit: int = 0, continue_token: str | None = None,
+                   resource_version: str | None = None) -> dict:
+        """A ``<Kind>List``: all objects at one revision, filtered, paged by
+        ``limit`` with an opaque continue token (the same revision for every page)."""
+        prefix = res.list_prefix(namespace).encode()
+        end = prefix_end(prefix)
+        start, revision = prefix, 0
+        if continue_token:
+            revision, start = _parse_continue(continue_token, prefix)
+        elif resource_version not in (None, "", "0"):
+            try:
+                revision = int(resource_version)
+            except ValueError:
+                raise errors.bad_request(f"invalid resource version: {resource_version!r}") from None
+        items: list[dict] = []
+        page = max(limit, 100) if limit else 0
+        next_key: bytes | None = None
+        while True:
+            try:
+                got = await self.kv.range(start, end, revision=revision, limit=page,
+                                          serializable=resource_version == "0")
+            except CompactedError as e:
+                raise errors.expired(f"The provided continue parameter is too old to display a "
+                                     f"consistent list result. You can start a new list without "
+                                     f"the continue parameter. (compacted to {e.compact_revision})"
+                                     if continue_token else
+                                     f"too old resource version: {revision} ({e.compact_revision})") from None
+            revision = revision or got["revision"]
+            kvs = got["kvs"]
+            for i, kv in enumerate(kvs):
+                obj = _decode(kv)
+                if self._matches(res, obj, label_selector, field_selector):
+                    items.append(obj)
+                    if limit and len(items) == limit:
+                        rest = kvs[i + 1:]
+                        if rest or got.get("more"):
+                            next_key = (rest[0]["key"] if rest else kv["key"] + b"\0")
+                        break
+            if next_key is not None or not got.get("more") or not kvs:
+                break
+            start = kvs[-1]["key"] + b"\0"
+        meta: dict[str, Any] = {"resourceVersion": str(revision)}
+        if next_key is not None:
+            meta["continue"] = _continue_token(revision, next_key)
+        return {"apiVersion": res.group_version, "kind": f"{res.kind}List", "metadata": meta,
+                "items": items}
+
+    @staticmethod
+    def _matches(res: Resource, obj: dict, ls: LabelSelector | None, fs: FieldSelector | None) -> bool:
+        if ls is not None and not ls.matches(obj.get("metadata", {}).get("labels") or {}):
+            return False
+        if fs is not None and not fs.matches(object_fields(res.kind, obj)):
+            return False
+        return True
+
+    # ----------------------------------------------------------------- write
+    async def create(self, res: Resource, namespace: str | None, obj: dict) -> dict:
+        """Store a new object: uid, creationTimestamp, generation 1, a name
+        from generateName; 409 AlreadyExists if the key is taken."""
+        obj = json.loads(json.dumps(obj))  # our own copy
+        meta = obj.setdefault("metadata", {})
+        if res.namespaced:
+            meta["namespace"] = namespace
+        generated = not meta.get("name") and bool(meta.get("generateName"))
+        for _ in range(8 if generated else 1):
+            if generated:
+                meta["name"] = generate_name(meta["generateName"], self.rng)
+            name = meta.get("name")
+            if not name:
+                raise errors.invalid(res.kind, "", [field.required(
+                    "metadata.name", "name or generateName is required")], res.group)
+            meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now_rfc3339(self.clock), generation=1)
+            meta.pop("resourceVersion", None)
+            key = res.key(namespace, name).encode()
+            r = await self.kv.txn([{"key": key, "target": "version", "result": "=", "value": 0}],
+                                  [{"op": "put", "key": key, "value": _encode(obj)}])
+            if r["succeeded"]:
+                meta["resourceVersion"] = str(r["revision"])
+                return obj
+        raise errors.already_exists(res.plural, meta.get("name", ""), res.group)
+
+    async def update(self, res: Resource, namespace: str | None, obj: dict, *,
+                     subresource: str | None = None) -> dict:
+        """Replace an object. With a resourceVersion the write is a
+        compare-and-swap on it (409 Conflict when stale). The main resource
+        keeps the stored status and the status subresource changes only it;
+        metadata.generation moves when the spec changes."""
+        meta = obj.get("metadata") or {}
+        name = meta.get("name")
+        if not name:
+            raise errors.bad_request("the name of the object must be set")
+        current = await self.get(res, namespace, name)
+        rv = meta.get("resourceVersion")
+        if rv and rv != current["metadata"]["resourceVersion"]:
+            raise errors.conflict(res.plural, name, group=res.group)
+        new = json.loads(json.dumps(obj))
+        cur_meta = current["metadata"]
+        if subresource == "status":
+            merged = dict(current)
+            merged["status"] = new.get("status")
+            new = merged
+        else:
+            if "status" in current:
+                new["status"] = current["status"]
+            else:
+                new.pop("status", None)
+        nm = new.setdefault("metadata", {})
+        for immutable in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
+            if immutable in cur_meta:
+                nm[immutable] = cur_meta[immutable]
+        nm["generation"] = cur_meta.get("generation", 1)
+        if subresource is None and new.get("spec") != current.get("spec"):
+            nm["generation"] += 1
+        key = res.key(namespace, name).encode()
+        rev = int(cur_meta["resourceVersion"])
+        # the last finalizer of an object being deleted is gone: delete it now
+        # (pods wait for their kubelet's final delete instead)
+        finished = "deletionTimestamp" in cur_meta and not nm.get("finalizers") and res.kind != "Pod"
+        op = {"op": "delete_range", "key": key} if finished else \
+            {"op": "put", "key": key, "value": _encode(new)}
+        r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}], [op])
+        if not r["succeeded"]:
+            raise errors.conflict(res.plural, name, group=res.group)
+        nm["resourceVersion"] = str(r["revision"])
+        return new
+
+    async def delete(self, res: Resource, namespace: str | None, name: str, *,
+                     grace_period_seconds: int | None = None,
+                     precondition_uid: str | None = None,
+                     precondition_resource_version: str | None = None) -> tuple[dict, bool]:
+        """Delete an object; returns (object, gone). An object with finalizers,
+        or a pod bound to a node with a grace period, is only marked
+        (deletionTimestamp) and stays until its finalizers or kubelet finish."""
+        current = await self.get(res, namespace, name)
+        meta = current["metadata"]
+        if precondition_uid and meta.get("uid") != precondition_uid:
+            raise errors.conflict(res.plural, name, group=res.group,
+                                  reason=f"Precondition failed: UID in precondition: {precondition_uid}, "
+                                         f"UID in object meta: {meta.get('uid')}")
+        if precondition_resource_version and meta["resourceVersion"] != precondition_resource_version:
+            raise errors.conflict(res.plural, name, group=res.group)
+        key = res.key(namespace, name).encode()
+        rev = int(meta["resourceVersion"])
+        graceful = (res.kind == "Pod" and (current.get("spec") or {}).get("nodeName")
+                    and (grace_period_seconds if grace_period_seconds is not None else
+                         (current.get("spec") or {}).get("terminationGracePeriodSeconds", 30)) > 0)
+        if meta.get("finalizers") or graceful:
+            if "deletionTimestamp" not in meta:
+                marked = json.loads(json.dumps(current))
+                mm = marked["metadata"]
+                mm["deletionTimestamp"] = _now_rfc3339(self.clock)
+                if graceful:
+                    mm["deletionGracePeriodSeconds"] = (
+                        grace_period_seconds if grace_period_seconds is not None
+                        else marked["spec"].get("terminationGracePeriodSeconds", 30))
+                r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}],
+                                      [{"op": "put", "key": key, "value": _encode(marked)}])
+                if not r["succeeded"]:
+                    raise errors.conflict(res.plural, name, group=res.group)
+                mm["resourceVersion"] = str(r["revision"])
+                return marked, False
+            if not (res.kind == "Pod" and grace_period_seconds == 0 and not meta.get("finalizers")):
+                return current, False
+        r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}],
+                              [{"op": "delete_range", "key": key}])
+        if not r["succeeded"]:
+            raise errors.conflict(res.plural, name, group=res.group)
+        return current, True
