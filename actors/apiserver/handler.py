@@ -1,0 +1,257 @@
+"""The apiserver's request pipeline, transport-free.
+
+A :class:`Request` (what an HTTP route or a Ray call decoded) goes through
+the stages upstream has, in order: resolve the resource → authenticate and
+authorize → decode (fieldValidation Strict / Warn / Ignore) → mutating
+admission (defaults, the default service account) → validating admission
+(NamespaceLifecycle) → validation → storage. Every failure is an
+:class:`kubeapi.errors.ApiError`, answered as its ``Status``.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from kubeapi import errors, models
+from kubeapi.defaults import apply_defaults
+from kubeapi.models.base import KubeModel, unknown_fields
+from kubeapi.patch import PatchError, apply_json_patch, apply_merge_patch
+from kubeapi.registry import Resource, by_plural
+from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
+from kubeapi.validation import validate
+
+from .storage import ObjectStore
+
+# kind -> model class, from every top-level kind the models package defines
+MODELS: dict[tuple[str, str], type[KubeModel]] = {
+    (cls.GROUP, cls.KIND): cls
+    for cls in vars(models).values()
+    if inspect.isclass(cls) and issubclass(cls, KubeModel) and getattr(cls, "KIND", "")
+    and not cls.KIND.endswith("List")
+}
+
+Authorizer = Callable[["Request"], bool]
+
+
+@dataclass
+class Request:
+    verb: str                       # create get list update patch delete deletecollection
+    group: str
+    version: str
+    resource: str                   # plural
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    body: Any = None
+    patch_type: str | None = None   # "json" | "merge"
+    query: dict[str, str] = field(default_factory=dict)
+    user: str = "system:anonymous"
+
+
+@dataclass
+class Response:
+    code: int
+    body: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def allow_all(_: Request) -> bool:
+    return True
+
+
+class APIHandler:
+    def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all) -> None:
+        self.store = store
+        self.authorizer = authorizer
+
+    async def handle(self, req: Request) -> Response:
+        try:
+            return await self._handle(req)
+        except errors.ApiError as e:
+            return Response(e.code, e.status())
+
+    # ------------------------------------------------------------ pipeline
+    async def _handle(self, req: Request) -> Response:
+        try:
+            res = by_plural(req.group, req.version, req.resource)
+        except LookupError:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        if res.namespaced and req.verb in ("create", "get", "update", "patch", "delete") and not req.namespace:
+            raise errors.bad_request("a namespace is required for a namespaced resource")
+        if not res.namespaced and req.namespace:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+        verbs = res.verbs
+        if req.subresource:
+            try:
+                sub = res.subresource(req.subresource)
+            except LookupError:
+                sub = None
+            if sub is None or req.subresource != "status":  # the others come with their issues
+                raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+            verbs = sub.verbs
+        if req.verb not in verbs:
+            raise errors.method_not_supported(res.plural, req.verb, res.group)
+        if not self.authorizer(req):
+            raise errors.forbidden_access(req.user, req.verb, res.plural, res.group,
+                                          req.namespace or "", req.name or "")
+        if req.verb == "get":
+            return Response(200, await self.store.get(res, req.namespace, req.name or ""))
+        if req.verb == "list":
+            return Response(200, await self._list(res, req))
+        if req.verb == "create":
+            return await self._create(res, req)
+        if req.verb == "update":
+            return await self._update(res, req, req.body)
+        if req.verb == "patch":
+            return await self._patch(res, req)
+        if req.verb == "delete":
+            return await self._delete(res, req)
+        if req.verb == "deletecollection":
+            listed = await self._list(res, req)
+            for item in listed["items"]:
+                await self.store.delete(res, req.namespace, item["metadata"]["name"])
+            return Response(200, listed)
+        raise errors.method_not_supported(res.plural, req.verb, res.group)
+
+    async def _list(self, res: Resource, req: Request) -> dict:
+        q = req.query
+        try:
+            ls = parse_label_selector(q["labelSelector"]) if q.get("labelSelector") else None
+            fs = validate_fields(res.kind, parse_field_selector(q["fieldSelector"])) \
+                if q.get("fieldSelector") else None
+        except SelectorError as e:
+            raise errors.bad_request(str(e)) from None
+        try:
+            limit = int(q.get("limit") or 0)
+        except ValueError:
+            raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
+        return await self.store.list(res, req.namespace, label_selector=ls, field_selector=fs,
+                                     limit=limit, continue_token=q.get("continue") or None,
+                                     resource_version=q.get("resourceVersion"))
+
+    # --------------------------------------------------------------- decode
+    def _decode(self, res: Resource, req: Request, body: Any) -> tuple[KubeModel, list[str]]:
+        """The body as the resource's model; unknown fields per fieldValidation."""
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        if body.get("apiVersion", res.group_version) != res.group_version or \
+                body.get("kind", res.kind) != res.kind:
+            raise errors.bad_request(
+                f"the API version in the data ({body.get('apiVersion')}) does not match the expected "
+                f"API version ({res.group_version})" if body.get("apiVersion") != res.group_version else
+                f"the kind in the data ({body.get('kind')}) does not match the expected kind ({res.kind})")
+        ns = (body.get("metadata") or {}).get("namespace")
+        if res.namespaced and ns and req.namespace and ns != req.namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the "
+                                     "namespace sent on the request")
+        cls = MODELS.get((res.group, res.kind))
+        if cls is None:
+            raise errors.internal(f"no model for {res.kind}")
+        try:
+            obj = cls.from_json(body)
+        except ValidationError as e:
+            first = e.errors()[0]
+            path = ".".join(str(p) for p in first["loc"])
+            raise errors.bad_request(f"{res.kind} in version \"{res.version}\" cannot be handled as a "
+                                     f"{res.kind}: {path}: {first['msg']}") from None
+        unknown = unknown_fields(obj)
+        warnings: list[str] = []
+        mode = req.query.get("fieldValidation", "Warn")
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(f"fieldValidation must be Strict, Warn or Ignore, not {mode!r}")
+        if unknown:
+            if mode == "Strict":
+                raise errors.bad_request("strict decoding error: " + ", ".join(
+                    f'unknown field "{p}"' for p in unknown))
+            if mode == "Warn":
+                warnings = [f'unknown field "{p}"' for p in unknown]
+        return obj, warnings
+
+    async def _admit(self, res: Resource, req: Request, obj: KubeModel, creating: bool) -> None:
+        if res.namespaced and creating:
+            ns_res = by_plural("", "v1", "namespaces")
+            try:
+                ns = await self.store.get(ns_res, None, req.namespace or "")
+            except errors.ApiError as e:
+                if errors.is_not_found(e):
+                    raise errors.not_found("namespaces", req.namespace or "") from None
+                raise
+            if (ns.get("status") or {}).get("phase") == "Terminating" or \
+                    "deletionTimestamp" in ns.get("metadata", {}):
+                raise errors.forbidden(res.plural, obj.metadata.name or "",
+                                       f"unable to create new content in namespace {req.namespace} "
+                                       f"because it is being terminated", res.group)
+
+    def _validated(self, res: Resource, obj: KubeModel, old: KubeModel | None) -> dict:
+        errs = validate(res.kind, obj, old)
+        if errs:
+            raise errors.invalid(res.kind, obj.metadata.name or "", errs, res.group)
+        return obj.to_json()
+
+    # ---------------------------------------------------------------- write
+    async def _create(self, res: Resource, req: Request) -> Response:
+        obj, warnings = self._decode(res, req, req.body)
+        if res.namespaced:
+            obj.metadata.namespace = req.namespace
+        apply_defaults(res.kind, obj)
+        await self._admit(res, req, obj, creating=True)
+        body = self._validated(res, obj, None)
+        if req.query.get("dryRun") == "All":
+            return Response(201, body, warnings)
+        return Response(201, await self.store.create(res, req.namespace, body), warnings)
+
+    async def _update(self, res: Resource, req: Request, body: Any) -> Response:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        name = (body.get("metadata") or {}).get("name")
+        if req.name and name != req.name:
+            raise errors.bad_request(f"the name of the object ({name}) does not match the name on "
+                                     f"the URL ({req.name})")
+        current = await self.store.get(res, req.namespace, req.name or "")
+        cls = MODELS[(res.group, res.kind)]
+        old = cls.from_json(current)
+        obj, warnings = self._decode(res, req, body)
+        if res.namespaced:
+            obj.metadata.namespace = req.namespace
+        apply_defaults(res.kind, obj, service_account=False)
+        merged = self._validated(res, obj, old)
+        merged.setdefault("metadata", {})["resourceVersion"] = \
+            (body.get("metadata") or {}).get("resourceVersion") or ""
+        if req.query.get("dryRun") == "All":
+            return Response(200, merged, warnings)
+        out = await self.store.update(res, req.namespace, merged, subresource=req.subresource)
+        return Response(200, out, warnings)
+
+    async def _patch(self, res: Resource, req: Request) -> Response:
+        current = await self.store.get(res, req.namespace, req.name or "")
+        try:
+            if req.patch_type == "json":
+                patched = apply_json_patch(current, req.body)
+            elif req.patch_type == "merge":
+                patched = apply_merge_patch(current, req.body)
+            else:
+                raise errors.unsupported_media_type(f"patch type {req.patch_type!r}")
+        except PatchError as e:
+            reason = {400: "BadRequest", 413: "RequestEntityTooLarge"}.get(e.code, "Invalid")
+            raise errors.ApiError(e.code, reason, str(e)) from None
+        patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return await self._update(res, req, patched)
+
+    async def _delete(self, res: Resource, req: Request) -> Response:
+        opts = req.body if isinstance(req.body, dict) else {}
+        grace = opts.get("gracePeriodSeconds", req.query.get("gracePeriodSeconds"))
+        try:
+            grace = int(grace) if grace is not None else None
+        except ValueError:
+            raise errors.bad_request(f"invalid gracePeriodSeconds: {grace!r}") from None
+        pre = opts.get("preconditions") or {}
+        if req.query.get("dryRun") == "All" or opts.get("dryRun") == ["All"]:
+            return Response(200, await self.store.get(res, req.namespace, req.name or ""))
+        obj, _gone = await self.store.delete(res, req.namespace, req.name or "",
+                                             grace_period_seconds=grace,
+                                             precondition_uid=pre.get("uid"),
+                                             precondition_resource_version=pre.get("resourceVersion"))
+        return Response(200, obj)

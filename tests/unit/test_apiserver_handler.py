@@ -1,0 +1,141 @@
+"""The apiserver request pipeline over an in-process store."""
+from __future__ import annotations
+
+import asyncio
+import random
+
+from actors.apiserver.handler import APIHandler, Request
+from actors.apiserver.storage import LocalKV, ObjectStore
+
+
+def handler(authorizer=None) -> APIHandler:
+    store = ObjectStore(LocalKV(), clock=lambda: 1_700_000_000.0, rng=random.Random(3))
+    return APIHandler(store, authorizer) if authorizer else APIHandler(store)
+
+
+def call(h: APIHandler, *reqs: Request):
+    async def go():
+        return [await h.handle(r) for r in reqs]
+    out = asyncio.run(go())
+    return out if len(out) > 1 else out[0]
+
+
+def ns_create(name: str) -> Request:
+    return Request("create", "", "v1", "namespaces", body={"metadata": {"name": name}})
+
+
+def pod_body(name: str = "web", **spec_extra) -> dict:
+    spec = {"containers": [{"name": "c", "image": "nginx:1.25"}], **spec_extra}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+            "spec": spec}
+
+
+def pod_create(body: dict, ns: str = "team", **query) -> Request:
+    return Request("create", "", "v1", "pods", namespace=ns, body=body, query=query)
+
+
+def test_create_applies_defaults_admission_and_stores():
+    h = handler()
+    ns, created = call(h, ns_create("team"), pod_create(pod_body()))
+    assert ns.code == 201 and ns.body["spec"]["finalizers"] == ["kubernetes"]
+    assert created.code == 201, created.body
+    spec = created.body["spec"]
+    assert spec["restartPolicy"] == "Always" and spec["dnsPolicy"] == "ClusterFirst"
+    assert spec["serviceAccountName"] == "default" and spec["terminationGracePeriodSeconds"] == 30
+    assert spec["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    assert created.body["metadata"]["namespace"] == "team"
+    got = call(h, Request("get", "", "v1", "pods", namespace="team", name="web"))
+    assert got.code == 200 and got.body["metadata"]["resourceVersion"] == created.body["metadata"]["resourceVersion"]
+
+
+def test_namespace_lifecycle_and_validation_errors():
+    h = handler()
+    missing = call(h, pod_create(pod_body(), ns="nope"))
+    assert missing.code == 404 and missing.body["message"] == 'namespaces "nope" not found'
+    call(h, ns_create("team"))
+    bad = call(h, pod_create({"metadata": {"name": "x"}, "spec": {"containers": []}}))
+    assert bad.code == 422 and bad.body["reason"] == "Invalid"
+    assert any(c["field"] == "spec.containers" for c in bad.body["details"]["causes"])
+    port = pod_body("p")
+    port["spec"]["containers"][0]["ports"] = [{"containerPort": 70000}]
+    bad_port = call(h, pod_create(port))
+    assert bad_port.code == 422
+    assert "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and " \
+           "65535, inclusive" in bad_port.body["message"]
+
+
+def test_field_validation_modes_and_type_errors():
+    h = handler()
+    call(h, ns_create("team"))
+    typo = pod_body()
+    typo["spec"]["containers"][0]["imagePullPolizy"] = "Always"
+    strict = call(h, pod_create(typo, fieldValidation="Strict"))
+    assert strict.code == 400
+    assert 'unknown field "spec.containers[0].imagePullPolizy"' in strict.body["message"]
+    warn = call(h, pod_create(typo))
+    assert warn.code == 201 and warn.warnings == ['unknown field "spec.containers[0].imagePullPolizy"']
+    assert "imagePullPolizy" not in warn.body["spec"]["containers"][0]
+    wrong = pod_body("w")
+    wrong["spec"]["containers"][0]["ports"] = [{"containerPort": "eighty"}]
+    assert call(h, pod_create(wrong)).code == 400
+    mismatch = dict(pod_body("m"), kind="Service")
+    assert call(h, pod_create(mismatch)).code == 400
+    other_ns = pod_body("o")
+    other_ns["metadata"]["namespace"] = "elsewhere"
+    r = call(h, pod_create(other_ns))
+    assert r.code == 400 and "does not match the namespace" in r.body["message"]
+    assert call(h, pod_create(pod_body("x"), fieldValidation="Loud")).code == 400
+
+
+def test_update_conflict_status_subresource_and_patches():
+    h = handler()
+    call(h, ns_create("team"))
+    first = call(h, pod_create(pod_body())).body
+    newer = dict(first, metadata=dict(first["metadata"], labels={"app": "web", "v": "2"}))
+    up = call(h, Request("update", "", "v1", "pods", namespace="team", name="web", body=newer))
+    assert up.code == 200 and up.body["metadata"]["labels"]["v"] == "2"
+    stale = call(h, Request("update", "", "v1", "pods", namespace="team", name="web", body=first))
+    assert stale.code == 409 and stale.body["reason"] == "Conflict"
+    status = dict(up.body, status={"phase": "Running"})
+    st = call(h, Request("update", "", "v1", "pods", namespace="team", name="web",
+                         subresource="status", body=status))
+    assert st.code == 200 and st.body["status"]["phase"] == "Running"
+    merge = call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="merge",
+                            body={"metadata": {"labels": {"tier": "front"}}}))
+    assert merge.code == 200 and merge.body["metadata"]["labels"] == {"app": "web", "v": "2", "tier": "front"}
+    assert merge.body["status"]["phase"] == "Running"
+    failing = call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="json",
+                              body=[{"op": "test", "path": "/metadata/name", "value": "other"}]))
+    assert failing.code == 422
+    immutable = call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="merge",
+                                body={"spec": {"restartPolicy": "Never"}}))
+    assert immutable.code == 422 and "pod updates may not change fields" in immutable.body["message"]
+
+
+def test_list_selectors_delete_and_errors():
+    h = handler()
+    call(h, ns_create("team"))
+    for n in ("a", "b", "c"):
+        call(h, pod_create(pod_body(n)))
+    lst = call(h, Request("list", "", "v1", "pods", namespace="team", query={"labelSelector": "app in (a,c)"}))
+    assert lst.code == 200 and [p["metadata"]["name"] for p in lst.body["items"]] == ["a", "c"]
+    bad_sel = call(h, Request("list", "", "v1", "pods", namespace="team", query={"labelSelector": "app in (a"}))
+    assert bad_sel.code == 400
+    bad_field = call(h, Request("list", "", "v1", "pods", namespace="team", query={"fieldSelector": "spec.color=red"}))
+    assert bad_field.code == 400 and "field label not supported" in bad_field.body["message"]
+    deleted = call(h, Request("delete", "", "v1", "pods", namespace="team", name="b"))
+    assert deleted.code == 200 and deleted.body["metadata"]["name"] == "b"
+    assert call(h, Request("get", "", "v1", "pods", namespace="team", name="b")).code == 404
+    assert call(h, Request("get", "", "v1", "widgets", namespace="team", name="b")).code == 404
+    assert call(h, Request("list", "", "v1", "pods", namespace="team", subresource="exec")).code == 404
+    dry = call(h, pod_create(pod_body("dry"), dryRun="All"))
+    assert dry.code == 201 and call(h, Request("get", "", "v1", "pods", namespace="team", name="dry")).code == 404
+
+
+def test_authorizer_denial_is_forbidden():
+    h = handler(authorizer=lambda req: req.verb != "delete")
+    call(h, ns_create("team"))
+    call(h, pod_create(pod_body()))
+    r = call(h, Request("delete", "", "v1", "pods", namespace="team", name="web", user="alice"))
+    assert r.code == 403
+    assert r.body["message"].startswith('pods "web" is forbidden: User "alice" cannot delete resource "pods"')
