@@ -123,10 +123,56 @@ async def _etcd_data(a: argparse.Namespace, cli: Any) -> int:
     return 0
 
 
+def _controlplane_parsers(sub: Any) -> None:
+    up = sub.add_parser("up", help="start the control plane (raftstore members, apiservers) on Ray")
+    up.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else raykube's own head)")
+    up.add_argument("--etcd", type=int, choices=(1, 3, 5), default=3, help="raftstore members")
+    up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas")
+    up.add_argument("--data", help="data root directory (default: $RAYKUBE_DATA or a temp dir)")
+    st = sub.add_parser("status", help="every raykube actor, where it runs and whether it answers")
+    st.add_argument("--address")
+    dn = sub.add_parser("down", help="remove every raykube actor (and raykube's Ray head)")
+    dn.add_argument("--address")
+    dn.add_argument("--keep-ray", action="store_true", help="leave raykube's Ray head running")
+
+
+def _controlplane(a: argparse.Namespace) -> int:
+    from raftstore.cluster import ClusterError
+
+    from . import controlplane
+    from .raycluster import RayClusterError, connect, stop_head
+
+    if a.cmd == "up" and a.apiservers < 1:
+        print("raykube: --apiservers must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        connect(a.address, start=a.cmd == "up")
+    except RayClusterError as e:
+        print(f"raykube: {e}", file=sys.stderr)
+        return 1
+    try:
+        if a.cmd == "up":
+            controlplane.print_status(controlplane.up(a.etcd, a.apiservers, a.data))
+        elif a.cmd == "status":
+            controlplane.print_status(controlplane.status())
+        else:
+            removed = controlplane.down()
+            print(f"removed {len(removed)} actors")
+            if a.address is None and not a.keep_ray:
+                import ray
+                ray.shutdown()
+                stop_head()
+    except ClusterError as e:
+        print(f"raykube: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="raykube", description="Kubernetes' architecture on Ray.")
     sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
     sub.add_parser("version", help="print the raykube version")
+    _controlplane_parsers(sub)
     sub.add_parser("sim", help="run the seeded Raft simulator (same flags as python -m raftstore.sim)")
     _etcd_parser(sub)
     argv = sys.argv[1:] if argv is None else argv
@@ -140,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "etcd":
         return _etcd(a)
+    if a.cmd in ("up", "status", "down"):
+        return _controlplane(a)
     ap.print_help()
     return 2
 

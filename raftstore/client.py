@@ -19,7 +19,7 @@ import ray
 from ray.exceptions import ActorUnschedulableError, RayActorError
 
 from .member import NAMESPACE, member_name
-from .mvcc import prefix_end
+from .mvcc import CompactedError, prefix_end
 
 
 _TIMED = frozenset({"request", "conf_change"})   # member methods that take a timeout
@@ -44,10 +44,15 @@ class Unavailable(StoreError):
         super().__init__("unavailable", message)
 
 
-class Compacted(StoreError):
+class Compacted(StoreError, CompactedError):
+    """Also an ``mvcc.CompactedError``: code above the client (the apiserver's
+    storage) catches one type whether the store is local or remote."""
+
     def __init__(self, compact_revision: int) -> None:
-        super().__init__("compacted", f"required revision has been compacted (compact revision "
-                         f"{compact_revision})", compact_revision=compact_revision)
+        Exception.__init__(self, f"compacted: required revision has been compacted (compact "
+                                 f"revision {compact_revision})")
+        self.code = "compacted"
+        self.details = {"compact_revision": compact_revision}
         self.compact_revision = compact_revision
 
 

@@ -49,3 +49,24 @@ def test_bad_arguments_get_one_line_errors():
     r = subprocess.run([sys.executable, "-m", "actors.cli", "etcd", "frobnicate"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_raykube_up_status_down(ray_cluster, data_root):
+    env = dict(os.environ, RAYKUBE_DATA=data_root, RAY_AUTH_MODE="disabled")
+
+    def rk(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "actors.cli", *args, "--address", ray_cluster.address],
+                              capture_output=True, text=True, timeout=180, env=env)
+    up = rk("up", "--etcd", "3", "--apiservers", "2")
+    try:
+        assert up.returncode == 0, up.stderr
+        st = rk("status")
+        lines = [ln for ln in st.stdout.splitlines()[1:] if ln.strip()]
+        names = {ln.split()[0] for ln in lines}
+        assert {"apiserver-1", "apiserver-2", "etcd-raykube-1", "etcd-raykube-2", "etcd-raykube-3"} <= names
+        assert all(ln.split()[1] == "yes" for ln in lines)
+    finally:
+        dn = rk("down")
+    assert dn.returncode == 0 and "removed" in dn.stdout
+    after = rk("status")
+    assert "apiserver-1" not in after.stdout and "etcd-raykube" not in after.stdout

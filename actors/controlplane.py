@@ -1,0 +1,72 @@
+"""`raykube up / status / down`: the control plane's actors on a Ray cluster.
+
+Every actor is named and detached in the Ray namespace ``raykube``, so any
+later command (or benchmark, or chaos tool) finds them by name.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from raftstore.cluster import ClusterError, EtcdCluster
+
+from .apiserver.actor import NAMESPACE, start_apiservers
+
+ETCD_NAME = "raykube"
+
+
+def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None) -> dict[str, dict | str]:
+    EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
+    start_apiservers(apiservers, ETCD_NAME)
+    return status()
+
+
+def _actors() -> list[str]:
+    return sorted(e["name"] for e in ray.util.list_named_actors(all_namespaces=True)
+                  if e["namespace"] == NAMESPACE)
+
+
+def status(timeout: float = 5.0) -> dict[str, dict | str]:
+    """Each raykube actor's own status, or why it could not answer."""
+    refs: dict[str, Any] = {}
+    for name in _actors():
+        try:
+            refs[name] = ray.get_actor(name, namespace=NAMESPACE).status.remote()
+        except Exception as e:  # vanished between list and get
+            refs[name] = e
+    out: dict[str, dict | str] = {}
+    for name, ref in refs.items():
+        try:
+            out[name] = ray.get(ref, timeout=timeout) if not isinstance(ref, Exception) else str(ref)
+        except Exception as e:
+            out[name] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return out
+
+
+def down() -> list[str]:
+    """Remove every raykube actor (and the raftstore's data)."""
+    try:
+        EtcdCluster.attach(ETCD_NAME).down()
+    except ClusterError:
+        pass
+    removed = []
+    for name in _actors():
+        try:
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+            removed.append(name)
+        except ValueError:
+            pass
+    return removed
+
+
+def print_status(st: dict[str, dict | str]) -> None:
+    print(f"{'ACTOR':<22}{'HEALTHY':<9}{'NODE':<14}DETAIL")
+    for name, s in sorted(st.items()):
+        if isinstance(s, dict):
+            node = str(s.get("node_id", ""))[:12]
+            detail = (f"{s['state']} term {s['term']} applied {s['applied']}" if "state" in s
+                      else f"requests {s.get('requests', 0)}")
+            print(f"{name:<22}{'yes':<9}{node:<14}{detail}")
+        else:
+            print(f"{name:<22}{'no':<9}{'-':<14}{s}")

@@ -1,0 +1,121 @@
+"""Latency of mutating API calls through the apiserver's Ray transport.
+
+64 concurrent callers create pods (single-object mutating calls, the kind
+Kubernetes' SLO covers: p99 <= 1 s) against a control plane on Ray: a
+3-member raftstore and apiserver replicas. Prints a table and, with --json,
+writes the figures.
+
+    python -m benchmarks.api_latency [--quick] [--apiservers N] [--json PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Any
+
+from benchmarks.etcd_compare import percentile
+
+QUICK = {"creates": 500, "concurrency": 64}
+FULL = {"creates": 5000, "concurrency": 64}
+SLO_P99_S = 1.0
+
+
+def _pod(i: int) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"bench-{i}", "labels": {"app": "bench"}},
+            "spec": {"containers": [{"name": "c", "image": "registry.local/pause:3.9"}]}}
+
+
+async def run_creates(apiservers: list[Any], creates: int, concurrency: int,
+                      namespace: str = "bench") -> dict[str, Any]:
+    """Create ``creates`` pods with ``concurrency`` callers spread over the
+    apiserver replicas; every call must answer 201."""
+    await apiservers[0].request.remote("create", "", "v1", "namespaces", body={"metadata": {"name": namespace}})
+    lat: list[float] = []
+    failures: list[Any] = []
+    next_i = 0
+
+    async def caller(c: int) -> None:
+        nonlocal next_i
+        api = apiservers[c % len(apiservers)]
+        while next_i < creates:
+            i = next_i
+            next_i += 1
+            t0 = time.perf_counter()
+            r = await api.request.remote("create", "", "v1", "pods", namespace, body=_pod(i))
+            lat.append(time.perf_counter() - t0)
+            if r["code"] != 201:
+                failures.append(r["body"])
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(caller(c) for c in range(concurrency)))
+    wall = time.perf_counter() - t0
+    if failures:
+        raise RuntimeError(f"{len(failures)} creates failed; first: {failures[0]}")
+    lat.sort()
+    return {"creates": creates, "concurrency": concurrency, "apiservers": len(apiservers),
+            "seconds": wall, "creates_per_s": creates / wall,
+            "p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3,
+            "max_ms": lat[-1] * 1e3, "slo_p99_ok": percentile(lat, 99) <= SLO_P99_S}
+
+
+def format_table(r: dict[str, Any]) -> str:
+    rows = [("creates", f"{r['creates']:,}"), ("concurrent callers", str(r["concurrency"])),
+            ("apiserver replicas", str(r["apiservers"])), ("creates/s", f"{r['creates_per_s']:,.0f}"),
+            ("p50 latency", f"{r['p50_ms']:.1f} ms"), ("p99 latency", f"{r['p99_ms']:.1f} ms"),
+            ("max latency", f"{r['max_ms']:.1f} ms"),
+            ("SLO p99 <= 1 s", "met" if r["slo_p99_ok"] else "MISSED")]
+    w = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.api_latency", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a small run (seconds)")
+    ap.add_argument("--apiservers", type=int, default=1)
+    ap.add_argument("--creates", type=int, help="override the number of creates")
+    ap.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    a = ap.parse_args(argv)
+    if a.apiservers < 1:
+        ap.error("--apiservers must be at least 1")
+    sizes = dict(QUICK if a.quick else FULL)
+    if a.creates:
+        sizes["creates"] = a.creates
+    import ray
+
+    from actors.apiserver.actor import start_apiservers
+    from raftstore.cluster import EtcdCluster
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR", namespace="raykube")
+    data = tempfile.mkdtemp(prefix="raykube-bench-api-")
+    etcd = None
+    apis: list[Any] = []
+    try:
+        etcd = EtcdCluster.start(f"benchapi{os.getpid()}", 3, data_root=data)
+        apis = start_apiservers(a.apiservers, etcd.name, first_index=1000 + os.getpid() % 1000 * 10)
+        res = asyncio.run(run_creates(apis, **sizes))
+    finally:
+        for h in apis:
+            ray.kill(h, no_restart=True)
+        if etcd is not None:
+            etcd.down()
+        shutil.rmtree(data, ignore_errors=True)
+        ray.shutdown()
+    print(format_table(res))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"benchmark": "api_latency", "sizes": sizes, "result": res,
+                       "cpu_count": os.cpu_count()}, f, indent=2)
+        print(f"api_latency: wrote {a.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

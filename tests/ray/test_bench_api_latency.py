@@ -1,0 +1,29 @@
+"""benchmarks/api_latency keeps working (tiny size) on the session's Ray."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import ray
+
+from actors.apiserver.actor import start_apiservers
+from benchmarks import api_latency
+from raftstore.cluster import EtcdCluster
+
+pytestmark = pytest.mark.ray
+
+
+def test_creates_through_the_ray_transport(ray_cluster, data_root):
+    etcd = EtcdCluster.start("benchapi", 3, data_root=data_root)
+    apis = start_apiservers(2, "benchapi", first_index=200)
+    try:
+        res = asyncio.run(api_latency.run_creates(apis, creates=40, concurrency=8))
+        listed = ray.get(apis[1].request.remote("list", "", "v1", "pods", "bench"))
+    finally:
+        for h in apis:
+            ray.kill(h, no_restart=True)
+        etcd.down()
+    assert res["creates"] == 40 and res["creates_per_s"] > 0 and res["p99_ms"] >= res["p50_ms"] > 0
+    assert len(listed["body"]["items"]) == 40
+    table = api_latency.format_table(res)
+    assert "creates/s" in table and "SLO p99" in table
