@@ -58,3 +58,45 @@ def test_two_replicas_share_state_and_conflicts(control_plane):
         assert bad["code"] in (400, 422)
 
     asyncio.run(run())
+
+
+def test_watch_from_a_resource_version_across_an_etcd_leader_kill(control_plane):
+    etcd, (a, b) = control_plane
+
+    async def run() -> None:
+        await a.request.remote("create", "", "v1", "namespaces", body={"metadata": {"name": "w"}})
+        first = await a.request.remote("create", "", "v1", "pods", "w", body=_pod("w0"))
+        rv = first["body"]["metadata"]["resourceVersion"]
+        got: list[dict] = []
+        stop = asyncio.Event()
+
+        async def watcher() -> None:
+            nonlocal rv
+            while not stop.is_set() or len(got) < 30:
+                r = await b.watch.remote("", "v1", "pods", "w", rv, timeout=1.0)
+                assert r["code"] == 200, r
+                for ev in r["events"]:
+                    got.append(ev)
+                    rv = ev["object"]["metadata"]["resourceVersion"]
+
+        task = asyncio.create_task(watcher())
+        lid = etcd.wait_for_leader()
+        for i in range(1, 31):
+            if i == 10:
+                await asyncio.to_thread(etcd.kill, lid, "sigkill")
+            r = await a.request.remote("create", "", "v1", "pods", "w", body=_pod(f"w{i}"))
+            assert r["code"] == 201, r
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        names = [e["object"]["metadata"]["name"] for e in got]
+        assert names == [f"w{i}" for i in range(1, 31)], "lost, duplicated or reordered events"
+        assert all(e["type"] == "ADDED" for e in got)
+        revs = [int(e["object"]["metadata"]["resourceVersion"]) for e in got]
+        assert revs == sorted(revs) and len(set(revs)) == len(revs)
+        bad = await b.watch.remote("", "v1", "pods", "w", rv, label_selector="app in (", timeout=1.0)
+        assert bad["code"] == 400 and bad["body"]["reason"] == "BadRequest"
+        selected = await b.watch.remote("", "v1", "pods", "w", first["body"]["metadata"]["resourceVersion"],
+                                        field_selector="metadata.name=w7", timeout=1.0)
+        assert [e["object"]["metadata"]["name"] for e in selected["events"]] == ["w7"]
+
+    asyncio.run(run())
