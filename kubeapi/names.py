@@ -20,10 +20,9 @@ from kubeapi.field import ErrorList, Path, PathLike, invalid, required, too_long
 from kubeapi.selectors import (
     _DNS1123_LABEL_FMT,
     _DNS1123_SUBDOMAIN_FMT,
-    _DNS1123_SUBDOMAIN_MAX,
-    _DNS1123_SUBDOMAIN_MSG,
     _max_len_error,
     _regex_error,
+    dns1123_subdomain_errors,
     label_value_errors,
     qualified_name_errors,
 )
@@ -89,12 +88,7 @@ def is_dns1123_label(value: str) -> list[str]:
 
 def is_dns1123_subdomain(value: str) -> list[str]:
     """Why ``value`` is not a DNS-1123 subdomain (most object names), or ``[]``."""
-    errs: list[str] = []
-    if _byte_len(value) > _DNS1123_SUBDOMAIN_MAX:
-        errs.append(_max_len_error(_DNS1123_SUBDOMAIN_MAX))
-    if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return dns1123_subdomain_errors(value)
 
 
 def is_dns1035_label(value: str) -> list[str]:

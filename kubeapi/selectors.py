@@ -113,9 +113,11 @@ def _max_len_error(n: int) -> str:
     return f"must be no more than {n} characters"
 
 
-def _dns1123_subdomain_errors(value: str) -> list[str]:
+def dns1123_subdomain_errors(value: str) -> list[str]:
+    """Why ``value`` is not a DNS-1123 subdomain (label key prefixes, most
+    object names), or ``[]``. Lengths count bytes, as upstream's do."""
     errs: list[str] = []
-    if len(value) > _DNS1123_SUBDOMAIN_MAX:
+    if len(value.encode()) > _DNS1123_SUBDOMAIN_MAX:
         errs.append(_max_len_error(_DNS1123_SUBDOMAIN_MAX))
     if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
         errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
@@ -137,7 +139,7 @@ def qualified_name_errors(value: str) -> list[str]:
         if not prefix:
             errs.append("prefix part must be non-empty")
         else:
-            errs.extend("prefix part " + m for m in _dns1123_subdomain_errors(prefix))
+            errs.extend("prefix part " + m for m in dns1123_subdomain_errors(prefix))
     else:
         return ["a qualified name " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
                 + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]

@@ -25,7 +25,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 
@@ -692,8 +692,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{total.partitions} partitions, {total.transfers} transfers, "
           f"{total.conf_changes} membership changes, "
           f"{total.snapshots_sent} snapshots sent, {total.messages} messages")
-    print(f"safety: election safety, leader append-only, log matching, leader completeness, "
-          f"state machine safety, acknowledged writes durable, replicas identical")
+    print("safety: election safety, leader append-only, log matching, leader completeness, "
+          "state machine safety, acknowledged writes durable, replicas identical")
     print(f"speed: {dt:.1f}s wall, {len(seeds) / dt:.2f} seeds/s, {total.ops / dt:.0f} ops/s")
     return 1 if bad else 0
 
