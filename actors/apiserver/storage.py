@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import json
 import random
+import time
 import uuid
 from typing import Any, Callable, Protocol
 
@@ -96,7 +97,6 @@ class ObjectStore:
 
     def __init__(self, kv: KV, *, clock: Callable[[], float] | None = None,
                  rng: random.Random | None = None) -> None:
-        import time
         self.kv = kv
         self.clock = clock or time.time
         self.rng = rng or random.Random()
