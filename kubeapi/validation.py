@@ -937,3 +937,4 @@ def _validate_event(ev: core.Event, old: core.Event | None) -> ErrorList:
     if ev.type and ev.event_time is not None and ev.type not in ("Normal", "Warning"):
         errs.append(not_supported(Path("type"), ev.type, ["Normal", "Warning"]))
     return errs
+from . import validation_apps  # noqa: E402,F401

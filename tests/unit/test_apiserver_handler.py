@@ -139,3 +139,23 @@ def test_authorizer_denial_is_forbidden():
     r = call(h, Request("delete", "", "v1", "pods", namespace="team", name="web", user="alice"))
     assert r.code == 403
     assert r.body["message"].startswith('pods "web" is forbidden: User "alice" cannot delete resource "pods"')
+
+
+def test_deployments_get_apps_defaults_and_selector_validation():
+    h = handler()
+    call(h, ns_create("team"))
+    tmpl = {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": tmpl}}
+    ok = call(h, Request("create", "apps", "v1", "deployments", namespace="team", body=dep))
+    assert ok.code == 201, ok.body
+    spec = ok.body["spec"]
+    assert spec["replicas"] == 1 and spec["revisionHistoryLimit"] == 10
+    assert spec["strategy"] == {"type": "RollingUpdate",
+                                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+    assert ok.body["metadata"]["generation"] == 1
+    bad = dict(dep, metadata={"name": "bad"},
+               spec=dict(dep["spec"], selector={"matchLabels": {"app": "other"}}))
+    r = call(h, Request("create", "apps", "v1", "deployments", namespace="team", body=bad))
+    assert r.code == 422 and "does not match template" in r.body["message"]
