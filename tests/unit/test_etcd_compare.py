@@ -465,7 +465,7 @@ def test_etcd_cluster_never_healthy_times_out_and_cleans_up(tmp_path, monkeypatc
 # --- real etcd (only where an etcd binary is installed) --------------------------------
 
 @pytest.mark.e2e
-@pytest.mark.skipif(shutil.which("etcd") is None, reason="needs an `etcd` binary (make bench-etcd installs it)")
+@pytest.mark.skipif(shutil.which("etcd") is None, reason="needs an `etcd` binary (make test and make bench-etcd install it)")
 def test_etcd_kv_tiny_workload(monkeypatch):
     started: list[tuple[list, list[Path]]] = []
     real_start = ec.EtcdCluster.start
