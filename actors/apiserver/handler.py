@@ -16,6 +16,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from kubeapi import errors, models
+from kubeapi import field as kfield
 from kubeapi.defaults import apply_defaults
 from kubeapi.models.base import KubeModel, unknown_fields
 from kubeapi.patch import PatchError, apply_json_patch, apply_merge_patch
@@ -62,6 +63,17 @@ def allow_all(_: Request) -> bool:
     return True
 
 
+def _to_scale(obj: dict) -> dict:
+    meta = obj.get("metadata", {})
+    sel = (obj.get("spec") or {}).get("selector") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items()))
+    return {"apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                               "creationTimestamp") if k in meta},
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector}}
+
+
 class APIHandler:
     def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all) -> None:
         self.store = store
@@ -89,7 +101,8 @@ class APIHandler:
                 sub = res.subresource(req.subresource)
             except LookupError:
                 sub = None
-            if sub is None or req.subresource != "status":  # the others come with their issues
+            if sub is None or req.subresource not in ("status", "scale", "binding"):
+                # log, exec and the rest come with the kubelet
                 raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
             verbs = sub.verbs
         if req.verb not in verbs:
@@ -97,6 +110,10 @@ class APIHandler:
         if not self.authorizer(req):
             raise errors.forbidden_access(req.user, req.verb, res.plural, res.group,
                                           req.namespace or "", req.name or "")
+        if req.subresource == "binding":
+            return await self._bind(res, req)
+        if req.subresource == "scale":
+            return await self._scale(res, req)
         if req.verb == "get":
             return Response(200, await self.store.get(res, req.namespace, req.name or ""))
         if req.verb == "list":
@@ -239,6 +256,59 @@ class APIHandler:
             raise errors.ApiError(e.code, reason, str(e)) from None
         patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
         return await self._update(res, req, patched)
+
+    # ---------------------------------------------------------- subresources
+    async def _bind(self, res: Resource, req: Request) -> Response:
+        """pods/<name>/binding: set spec.nodeName once (the scheduler's write)."""
+        body = req.body if isinstance(req.body, dict) else {}
+        target = body.get("target") or {}
+        node = target.get("name")
+        if not node or target.get("kind", "Node") != "Node":
+            raise errors.invalid("Binding", req.name or "", [kfield.required(
+                "target.name", "a binding needs a target node")])
+        for _ in range(5):
+            pod = await self.store.get(res, req.namespace, req.name or "")
+            spec = pod.setdefault("spec", {})
+            if spec.get("nodeName"):
+                raise errors.conflict(res.plural, req.name or "",
+                                      reason=f"pod {req.name} is already assigned to node "
+                                             f"\"{spec['nodeName']}\"")
+            if "deletionTimestamp" in pod.get("metadata", {}):
+                raise errors.conflict(res.plural, req.name or "",
+                                      reason=f"pod {req.name} is being deleted, cannot be assigned to a host")
+            spec["nodeName"] = node
+            try:
+                await self.store.update(res, req.namespace, pod, subresource="binding")
+            except errors.ApiError as e:
+                if errors.is_conflict(e):
+                    continue  # raced with another write: look again
+                raise
+            return Response(201, errors.success(code=201))
+        raise errors.conflict(res.plural, req.name or "")
+
+    async def _scale(self, res: Resource, req: Request) -> Response:
+        """<workload>/<name>/scale as an autoscaling/v1 Scale."""
+        obj = await self.store.get(res, req.namespace, req.name or "")
+        if req.verb in ("update", "patch"):
+            current = _to_scale(obj)
+            if req.verb == "patch":
+                try:
+                    new = apply_merge_patch(current, req.body) if req.patch_type == "merge" \
+                        else apply_json_patch(current, req.body)
+                except PatchError as e:
+                    raise errors.ApiError(e.code, "Invalid", str(e)) from None
+            else:
+                new = req.body if isinstance(req.body, dict) else {}
+            replicas = (new.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise errors.invalid("Scale", req.name or "", [kfield.invalid(
+                    "spec.replicas", replicas, "must be greater than or equal to 0")], "autoscaling")
+            rv = (new.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != obj["metadata"]["resourceVersion"]:
+                raise errors.conflict(res.plural, req.name or "", group=res.group)
+            obj.setdefault("spec", {})["replicas"] = replicas
+            obj = await self.store.update(res, req.namespace, obj)
+        return Response(200, _to_scale(obj))
 
     async def _delete(self, res: Resource, req: Request) -> Response:
         opts = req.body if isinstance(req.body, dict) else {}

@@ -212,6 +212,10 @@ class ObjectStore:
             merged = dict(current)
             merged["status"] = new.get("status")
             new = merged
+        elif subresource == "binding":
+            merged = dict(current)
+            merged["spec"] = dict(current.get("spec") or {}, nodeName=(new.get("spec") or {}).get("nodeName"))
+            new = merged
         else:
             if "status" in current:
                 new["status"] = current["status"]
@@ -222,7 +226,7 @@ class ObjectStore:
             if immutable in cur_meta:
                 nm[immutable] = cur_meta[immutable]
         nm["generation"] = cur_meta.get("generation", 1)
-        if subresource is None and new.get("spec") != current.get("spec"):
+        if subresource is None and new.get("spec") != current.get("spec"):  # binding: not a spec change
             nm["generation"] += 1
         key = res.key(namespace, name).encode()
         rev = int(cur_meta["resourceVersion"])

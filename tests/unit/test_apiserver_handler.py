@@ -159,3 +159,48 @@ def test_deployments_get_apps_defaults_and_selector_validation():
                spec=dict(dep["spec"], selector={"matchLabels": {"app": "other"}}))
     r = call(h, Request("create", "apps", "v1", "deployments", namespace="team", body=bad))
     assert r.code == 422 and "does not match template" in r.body["message"]
+
+
+def test_binding_sets_node_once():
+    h = handler()
+    call(h, ns_create("team"))
+    created = call(h, pod_create(pod_body()))
+    gen = created.body["metadata"]["generation"]
+    bind = Request("create", "", "v1", "pods", namespace="team", name="web", subresource="binding",
+                   body={"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web"},
+                         "target": {"kind": "Node", "name": "n1"}})
+    first = call(h, bind)
+    assert first.code == 201 and first.body["status"] == "Success"
+    got = call(h, Request("get", "", "v1", "pods", namespace="team", name="web")).body
+    assert got["spec"]["nodeName"] == "n1" and got["metadata"]["generation"] == gen
+    again = call(h, bind)
+    assert again.code == 409 and 'already assigned to node "n1"' in again.body["message"]
+    no_target = call(h, Request("create", "", "v1", "pods", namespace="team", name="web",
+                                subresource="binding", body={"target": {}}))
+    assert no_target.code == 422
+
+
+def test_scale_subresource_reads_and_writes_replicas():
+    h = handler()
+    call(h, ns_create("team"))
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    call(h, Request("create", "apps", "v1", "deployments", namespace="team", body=dep))
+    sc = call(h, Request("get", "apps", "v1", "deployments", namespace="team", name="web", subresource="scale"))
+    assert sc.code == 200 and sc.body["kind"] == "Scale" and sc.body["spec"]["replicas"] == 1
+    assert sc.body["status"]["selector"] == "app=web"
+    patched = call(h, Request("patch", "apps", "v1", "deployments", namespace="team", name="web",
+                              subresource="scale", patch_type="merge", body={"spec": {"replicas": 5}}))
+    assert patched.code == 200 and patched.body["spec"]["replicas"] == 5
+    dep_now = call(h, Request("get", "apps", "v1", "deployments", namespace="team", name="web")).body
+    assert dep_now["spec"]["replicas"] == 5 and dep_now["metadata"]["generation"] == 2
+    stale = dict(sc.body, spec={"replicas": 2})
+    r = call(h, Request("update", "apps", "v1", "deployments", namespace="team", name="web",
+                        subresource="scale", body=stale))
+    assert r.code == 409
+    neg = call(h, Request("patch", "apps", "v1", "deployments", namespace="team", name="web",
+                          subresource="scale", patch_type="merge", body={"spec": {"replicas": -1}}))
+    assert neg.code == 422
+    assert call(h, Request("get", "", "v1", "pods", namespace="team", name="x", subresource="scale")).code == 404
