@@ -231,6 +231,14 @@ def validate_object_meta(meta: ObjectMeta, namespaced: bool, rule: NameRule | st
             errs.extend(_dns_label(meta.namespace, p.child("namespace")))
     elif meta.namespace:
         errs.append(forbidden(p.child("namespace"), "not allowed on this type"))
+    errs.extend(_meta_content_errors(meta, p))
+    return errs
+
+
+def _meta_content_errors(meta: ObjectMeta, p: Path) -> ErrorList:
+    """The checks create and update share: generation, labels, annotations,
+    owner references, finalizers."""
+    errs = ErrorList()
     if meta.generation is not None and meta.generation < 0:
         errs.append(invalid(p.child("generation"), meta.generation, "must be greater than or equal to 0"))
     errs.extend(validate_labels(meta.labels, p.child("labels")))
@@ -275,13 +283,7 @@ def validate_object_meta_update(new: ObjectMeta, old: ObjectMeta, path: Path | N
             continue  # unset on update means "keep" (the store fills it in)
         if (nv or "") != (ov or ""):
             errs.append(invalid(p.child(key), nv or "", _IMMUTABLE))
-    if new.generation is not None and new.generation < 0:
-        errs.append(invalid(p.child("generation"), new.generation, "must be greater than or equal to 0"))
-    errs.extend(validate_labels(new.labels, p.child("labels")))
-    errs.extend(validate_annotations(new.annotations, p.child("annotations")))
-    errs.extend(_owner_reference_errors(new, p.child("ownerReferences")))
-    for f in new.finalizers or []:
-        errs.extend(_finalizer_errors(f, p.child("finalizers")))
+    errs.extend(_meta_content_errors(new, p))
     return errs
 
 
