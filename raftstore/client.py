@@ -15,10 +15,9 @@ import time
 import uuid
 from typing import Any, AsyncIterator
 
-import ray
 from ray.exceptions import ActorUnschedulableError, RayActorError
 
-from .member import NAMESPACE, member_name
+from .member import find_members
 from .mvcc import CompactedError, prefix_end
 
 
@@ -124,16 +123,7 @@ class RaftStoreClient:
 
     # ------------------------------------------------------------ members
     def _refresh(self) -> None:
-        prefix = member_name(self.cluster, 0)[:-1]
-        found: dict[int, Any] = {}
-        for entry in ray.util.list_named_actors(all_namespaces=True):
-            if entry["namespace"] == NAMESPACE and entry["name"].startswith(prefix):
-                mid = int(entry["name"][len(prefix):])
-                # look the name up again: a member started anew is a new actor
-                try:
-                    found[mid] = ray.get_actor(entry["name"], namespace=NAMESPACE)
-                except ValueError:
-                    continue
+        found = find_members(self.cluster)
         self._members = found
         if self._leader not in found:
             self._leader = None

@@ -14,7 +14,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from .member import NAMESPACE, MemberConfig, member_actor_class, member_name
+from .member import NAMESPACE, MemberConfig, find_members, member_actor_class, member_name
 
 
 class ClusterError(RuntimeError):
@@ -63,11 +63,7 @@ class EtcdCluster:
     def attach(cls, name: str = "default", data_root: str | None = None) -> "EtcdCluster":
         """Find the running members of a cluster started earlier."""
         c = cls(name, data_root or default_data_root())
-        prefix = member_name(name, 0)[:-1]
-        for entry in ray.util.list_named_actors(all_namespaces=True):
-            if entry["namespace"] == NAMESPACE and entry["name"].startswith(prefix):
-                mid = int(entry["name"][len(prefix):])
-                c.members[mid] = ray.get_actor(entry["name"], namespace=NAMESPACE)
+        c.members = find_members(name)
         if not c.members:
             raise ClusterError(f"no raftstore cluster {name!r} is running")
         c.next_id = max(c.members) + 1

@@ -45,6 +45,22 @@ def member_name(cluster: str, member_id: int) -> str:
     return f"etcd-{cluster}-{member_id}"
 
 
+def find_members(cluster: str) -> dict[int, Any]:
+    """The running members of ``cluster`` by id, each name looked up afresh
+    (a member started anew under its old name is a new actor). Names of
+    other clusters that merely share the prefix (``a`` vs ``a-b``) are skipped."""
+    prefix = member_name(cluster, 0)[:-1]
+    found: dict[int, Any] = {}
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        rest = entry["name"][len(prefix):]
+        if entry["namespace"] == NAMESPACE and entry["name"].startswith(prefix) and rest.isdigit():
+            try:
+                found[int(rest)] = ray.get_actor(entry["name"], namespace=NAMESPACE)
+            except ValueError:  # gone between the listing and the lookup
+                continue
+    return found
+
+
 @dataclass
 class MemberConfig:
     cluster: str
