@@ -33,24 +33,31 @@ def _pod(i: int) -> dict:
 
 async def run_creates(apiservers: list[Any], creates: int, concurrency: int,
                       namespace: str = "bench") -> dict[str, Any]:
-    """Create ``creates`` pods with ``concurrency`` callers spread over the
-    apiserver replicas; every call must answer 201."""
-    await apiservers[0].request.remote("create", "", "v1", "namespaces", body={"metadata": {"name": namespace}})
+    """Create ``creates`` pods with ``concurrency`` callers, each a
+    :class:`kubeapi.client.Client` over the Ray transport pinned to one of
+    the apiserver replicas (round robin); every call must succeed."""
+    from actors.apiserver.transport import RayTransport
+    from kubeapi.client import Client
+    from kubeapi.errors import ApiError
+
+    clients = [Client(RayTransport([h])) for h in apiservers]
+    await clients[0].create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     lat: list[float] = []
     failures: list[Any] = []
     next_i = 0
 
     async def caller(c: int) -> None:
         nonlocal next_i
-        api = apiservers[c % len(apiservers)]
+        client = clients[c % len(clients)]
         while next_i < creates:
             i = next_i
             next_i += 1
             t0 = time.perf_counter()
-            r = await api.request.remote("create", "", "v1", "pods", namespace, body=_pod(i))
+            try:
+                await client.create(_pod(i), namespace)
+            except ApiError as e:
+                failures.append(str(e))
             lat.append(time.perf_counter() - t0)
-            if r["code"] != 201:
-                failures.append(r["body"])
 
     t0 = time.perf_counter()
     await asyncio.gather(*(caller(c) for c in range(concurrency)))

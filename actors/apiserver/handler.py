@@ -24,7 +24,7 @@ from kubeapi.registry import Resource, by_plural
 from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
 from kubeapi.validation import validate
 
-from .storage import ObjectStore
+from .storage import PROPAGATION_POLICIES, ObjectStore
 
 # kind -> model class, from every top-level kind the models package defines
 MODELS: dict[tuple[str, str], type[KubeModel]] = {
@@ -74,10 +74,27 @@ def _to_scale(obj: dict) -> dict:
             "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": selector}}
 
 
+# (resource, namespace, label selector, field selector) -> (items, revision),
+# or None when the cache cannot answer yet
+CacheLister = Callable[[Resource, "str | None", Any, Any], "tuple[list[dict], int] | None"]
+
+
 class APIHandler:
-    def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all) -> None:
+    """The pipeline over one :class:`ObjectStore`.
+
+    ``service_accounts`` turns on the ServiceAccount admission lookup (a pod
+    naming a missing account is refused, as upstream): it needs the
+    controller that creates each namespace's ``default`` account, so the
+    control plane enables it together with that controller. ``cache_lister``
+    serves lists at resourceVersion "0" from the apiserver's watch cache.
+    """
+
+    def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all, *,
+                 service_accounts: bool = False, cache_lister: CacheLister | None = None) -> None:
         self.store = store
         self.authorizer = authorizer
+        self.service_accounts = service_accounts
+        self.cache_lister = cache_lister
 
     async def handle(self, req: Request) -> Response:
         try:
@@ -127,9 +144,18 @@ class APIHandler:
         if req.verb == "delete":
             return await self._delete(res, req)
         if req.verb == "deletecollection":
+            opts = delete_options(req)
             listed = await self._list(res, req)
-            for item in listed["items"]:
-                await self.store.delete(res, req.namespace, item["metadata"]["name"])
+            if not opts.dry_run:
+                for item in listed["items"]:
+                    try:
+                        await self.store.delete(res, item["metadata"].get("namespace"),
+                                                item["metadata"]["name"],
+                                                grace_period_seconds=opts.grace_period_seconds,
+                                                propagation_policy=opts.propagation_policy)
+                    except errors.ApiError as e:
+                        if not errors.is_not_found(e):  # gone meanwhile is what we wanted
+                            raise
             return Response(200, listed)
         raise errors.method_not_supported(res.plural, req.verb, res.group)
 
@@ -145,6 +171,14 @@ class APIHandler:
             limit = int(q.get("limit") or 0)
         except ValueError:
             raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
+        if q.get("resourceVersion") == "0" and not q.get("continue") and self.cache_lister:
+            # "any state is fine": the watch cache answers, whole (limit is
+            # ignored there, as upstream's cacher does)
+            cached = self.cache_lister(res, req.namespace, ls, fs)
+            if cached is not None:
+                items, rev = cached
+                return {"apiVersion": res.group_version, "kind": f"{res.kind}List",
+                        "metadata": {"resourceVersion": str(rev)}, "items": items}
         return await self.store.list(res, req.namespace, label_selector=ls, field_selector=fs,
                                      limit=limit, continue_token=q.get("continue") or None,
                                      resource_version=q.get("resourceVersion"))
@@ -201,6 +235,25 @@ class APIHandler:
                 raise errors.forbidden(res.plural, obj.metadata.name or "",
                                        f"unable to create new content in namespace {req.namespace} "
                                        f"because it is being terminated", res.group)
+        if creating and res.kind == "Pod" and self.service_accounts:
+            await self._admit_service_account(req, obj)
+
+    async def _admit_service_account(self, req: Request, pod: Any) -> None:
+        """ServiceAccount admission: the pod's account must exist; its
+        imagePullSecrets apply to pods that name none. (Token volumes come
+        with the token controller.)"""
+        name = pod.spec.service_account_name or "default"
+        try:
+            sa = await self.store.get(by_plural("", "v1", "serviceaccounts"), req.namespace, name)
+        except errors.ApiError as e:
+            if errors.is_not_found(e):
+                raise errors.forbidden("pods", pod.metadata.name or "",
+                                       f"error looking up service account {req.namespace}/{name}: "
+                                       f"serviceaccount \"{name}\" not found") from None
+            raise
+        if not pod.spec.image_pull_secrets and sa.get("imagePullSecrets"):
+            pod.spec.image_pull_secrets = [models.core.LocalObjectReference.from_json(r)
+                                           for r in sa["imagePullSecrets"]]
 
     def _validated(self, res: Resource, obj: KubeModel, old: KubeModel | None) -> dict:
         errs = validate(res.kind, obj, old)
@@ -311,17 +364,61 @@ class APIHandler:
         return Response(200, _to_scale(obj))
 
     async def _delete(self, res: Resource, req: Request) -> Response:
-        opts = req.body if isinstance(req.body, dict) else {}
-        grace = opts.get("gracePeriodSeconds", req.query.get("gracePeriodSeconds"))
-        try:
-            grace = int(grace) if grace is not None else None
-        except ValueError:
-            raise errors.bad_request(f"invalid gracePeriodSeconds: {grace!r}") from None
-        pre = opts.get("preconditions") or {}
-        if req.query.get("dryRun") == "All" or opts.get("dryRun") == ["All"]:
+        opts = delete_options(req)
+        if opts.dry_run:
             return Response(200, await self.store.get(res, req.namespace, req.name or ""))
         obj, _gone = await self.store.delete(res, req.namespace, req.name or "",
-                                             grace_period_seconds=grace,
-                                             precondition_uid=pre.get("uid"),
-                                             precondition_resource_version=pre.get("resourceVersion"))
+                                             grace_period_seconds=opts.grace_period_seconds,
+                                             precondition_uid=opts.uid,
+                                             precondition_resource_version=opts.resource_version,
+                                             propagation_policy=opts.propagation_policy)
         return Response(200, obj)
+
+
+@dataclass
+class DeleteOpts:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    dry_run: bool = False
+
+
+def delete_options(req: Request) -> DeleteOpts:
+    """DeleteOptions from the body and the query (the body wins), validated
+    as upstream's ValidateDeleteOptions."""
+    body = req.body if isinstance(req.body, dict) else {}
+    q = req.query
+
+    def opt(name: str) -> Any:
+        return body[name] if name in body else q.get(name)
+
+    grace = opt("gracePeriodSeconds")
+    try:
+        grace = int(grace) if grace is not None else None
+    except (TypeError, ValueError):
+        raise errors.bad_request(f"invalid gracePeriodSeconds: {grace!r}") from None
+    orphan = opt("orphanDependents")
+    if isinstance(orphan, str):
+        orphan = {"true": True, "false": False}.get(orphan.lower(), orphan)
+    policy = opt("propagationPolicy")
+    errs = []
+    if orphan is not None and policy is not None:
+        errs.append(kfield.invalid("propagationPolicy", policy,
+                                   "orphanDependents and deletionPropagation cannot be both set"))
+    if policy is not None and policy not in PROPAGATION_POLICIES:
+        errs.append(kfield.not_supported("propagationPolicy", policy, [*PROPAGATION_POLICIES, "nil"]))
+    if orphan is not None and not isinstance(orphan, bool):
+        errs.append(kfield.invalid("orphanDependents", orphan, "must be a boolean"))
+    if grace is not None and grace < 0:
+        errs.append(kfield.invalid("gracePeriodSeconds", grace, "must be greater than or equal to 0"))
+    dry = opt("dryRun")
+    dry_list = dry if isinstance(dry, list) else ([dry] if dry else [])
+    if any(d != "All" for d in dry_list):
+        errs.append(kfield.not_supported("dryRun", dry_list, ["All"]))
+    if errs:
+        raise errors.invalid("DeleteOptions", "", errs, "meta.k8s.io")
+    if policy is None and orphan is not None:
+        policy = "Orphan" if orphan else "Background"
+    pre = body.get("preconditions") or {}
+    return DeleteOpts(grace, policy, pre.get("uid"), pre.get("resourceVersion"), bool(dry_list))

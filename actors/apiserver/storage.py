@@ -9,13 +9,14 @@ interface: the Ray apiserver passes a RaftStoreClient, tests a LocalKV.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
 import random
 import time
 import uuid
-from typing import Any, Callable, Protocol
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from kubeapi import errors, field
 from kubeapi.names import generate_name
@@ -35,10 +36,25 @@ class KV(Protocol):
 
 
 class LocalKV:
-    """A KV on an in-process MVCCStore (tests and the simulator)."""
+    """A KV on an in-process MVCCStore (tests and the simulator), with
+    raftstore's watch: batches of events from a revision on."""
 
     def __init__(self, store: MVCCStore | None = None) -> None:
         self.store = store or MVCCStore()
+        self._changed = asyncio.Event()
+
+    async def watch(self, key: bytes, range_end: bytes | None = None, *, prefix: bool = False,
+                    start_revision: int = 0) -> AsyncIterator[list[dict]]:
+        if prefix:
+            range_end = prefix_end(key)
+        nxt = start_revision or self.store.revision + 1
+        while True:
+            self._changed.clear()
+            events, nxt = self.store.watch_events(key, range_end, nxt)
+            if events:
+                yield events
+            else:
+                await self._changed.wait()
 
     async def range(self, key: bytes, range_end: bytes | None = None, *, revision: int = 0,
                     limit: int = 0, serializable: bool = False) -> dict:
@@ -53,6 +69,7 @@ class LocalKV:
     async def txn(self, compare: list[dict], success: list[dict],
                   failure: list[dict] | None = None) -> dict:
         res = self.store.txn(compare, success, failure or [])
+        self._changed.set()
         if "error" in res:
             raise RuntimeError(res["error"])
         return res
@@ -244,10 +261,17 @@ class ObjectStore:
     async def delete(self, res: Resource, namespace: str | None, name: str, *,
                      grace_period_seconds: int | None = None,
                      precondition_uid: str | None = None,
-                     precondition_resource_version: str | None = None) -> tuple[dict, bool]:
-        """Delete an object; returns (object, gone). An object with finalizers,
-        or a pod bound to a node with a grace period, is only marked
-        (deletionTimestamp) and stays until its finalizers or kubelet finish."""
+                     precondition_resource_version: str | None = None,
+                     propagation_policy: str | None = None) -> tuple[dict, bool]:
+        """Delete an object; returns (object, gone).
+
+        An object with finalizers, or a pod bound to a node with a grace
+        period, is only marked (deletionTimestamp) and stays until its
+        finalizers or kubelet finish. ``propagation_policy`` is recorded for
+        the garbage collector as upstream does: ``Foreground`` adds the
+        ``foregroundDeletion`` finalizer, ``Orphan`` the ``orphan`` one,
+        ``Background`` (the default) neither; a second delete may change it.
+        """
         current = await self.get(res, namespace, name)
         meta = current["metadata"]
         if precondition_uid and meta.get("uid") != precondition_uid:
@@ -258,28 +282,53 @@ class ObjectStore:
             raise errors.conflict(res.plural, name, group=res.group)
         key = res.key(namespace, name).encode()
         rev = int(meta["resourceVersion"])
-        graceful = (res.kind == "Pod" and (current.get("spec") or {}).get("nodeName")
+        spec = current.get("spec") or {}
+        graceful = (res.kind == "Pod" and spec.get("nodeName")
                     and (grace_period_seconds if grace_period_seconds is not None else
-                         (current.get("spec") or {}).get("terminationGracePeriodSeconds", 30)) > 0)
-        if meta.get("finalizers") or graceful:
-            if "deletionTimestamp" not in meta:
+                         spec.get("terminationGracePeriodSeconds", 30)) > 0)
+        finalizers = gc_finalizers(meta.get("finalizers") or [], propagation_policy)
+        marking = "deletionTimestamp" not in meta
+        if finalizers or graceful:
+            if marking or finalizers != (meta.get("finalizers") or []):
                 marked = json.loads(json.dumps(current))
                 mm = marked["metadata"]
-                mm["deletionTimestamp"] = _now_rfc3339(self.clock)
-                if graceful:
+                mm.setdefault("deletionTimestamp", _now_rfc3339(self.clock))
+                if finalizers:
+                    mm["finalizers"] = finalizers
+                else:
+                    mm.pop("finalizers", None)
+                if graceful and marking:
                     mm["deletionGracePeriodSeconds"] = (
                         grace_period_seconds if grace_period_seconds is not None
-                        else marked["spec"].get("terminationGracePeriodSeconds", 30))
+                        else spec.get("terminationGracePeriodSeconds", 30))
                 r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}],
                                       [{"op": "put", "key": key, "value": _encode(marked)}])
                 if not r["succeeded"]:
                     raise errors.conflict(res.plural, name, group=res.group)
                 mm["resourceVersion"] = str(r["revision"])
                 return marked, False
-            if not (res.kind == "Pod" and grace_period_seconds == 0 and not meta.get("finalizers")):
+            if not (res.kind == "Pod" and grace_period_seconds == 0 and not finalizers):
                 return current, False
         r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}],
                               [{"op": "delete_range", "key": key}])
         if not r["succeeded"]:
             raise errors.conflict(res.plural, name, group=res.group)
         return current, True
+
+
+FOREGROUND_FINALIZER = "foregroundDeletion"
+ORPHAN_FINALIZER = "orphan"
+PROPAGATION_POLICIES = ("Foreground", "Background", "Orphan")
+
+
+def gc_finalizers(finalizers: list[str], policy: str | None) -> list[str]:
+    """The finalizers after a delete with ``policy`` (None keeps what a
+    previous delete asked for; the others replace it)."""
+    if policy is None:
+        return list(finalizers)
+    out = [f for f in finalizers if f not in (FOREGROUND_FINALIZER, ORPHAN_FINALIZER)]
+    if policy == "Foreground":
+        out.append(FOREGROUND_FINALIZER)
+    elif policy == "Orphan":
+        out.append(ORPHAN_FINALIZER)
+    return out

@@ -100,3 +100,100 @@ def test_watch_from_a_resource_version_across_an_etcd_leader_kill(control_plane)
         assert [e["object"]["metadata"]["name"] for e in selected["events"]] == ["w7"]
 
     asyncio.run(run())
+
+
+def test_informer_converges_across_apiserver_restarts(control_plane):
+    from actors.apiserver.transport import RayTransport
+    from kubeapi.client import Client
+    from kubeapi.informer import SharedInformer
+
+    etcd, (a, b) = control_plane
+
+    async def run() -> None:
+        client = Client(RayTransport([a, b], retry_delay=0.2), poll_seconds=1.0)
+        await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "inf"}})
+        for i in range(3):
+            await client.create(dict(_pod(f"p{i}"), metadata={"name": f"p{i}", "namespace": "inf"}))
+        inf = SharedInformer(client, "pods", "inf")
+        stop = asyncio.Event()
+        task = asyncio.create_task(inf.run(stop))
+        assert await inf.wait_for_sync(30)
+        assert sorted(inf.indexer.list_keys()) == ["inf/p0", "inf/p1", "inf/p2"]
+        # both replicas the informer uses restart (Ray brings them back with
+        # fresh watch caches); the world changes meanwhile through a third
+        (c,) = start_apiservers(1, "api", first_index=102)
+        try:
+            for h in (a, b):
+                ray.kill(h, no_restart=False)
+            writer = Client(RayTransport([c]))
+            await writer.delete("pods", "p0", "inf")
+            await writer.create(dict(_pod("p3"), metadata={"name": "p3", "namespace": "inf"}))
+            await writer.bind("inf", "p3", "node-a")
+            want = ["inf/p1", "inf/p2", "inf/p3"]
+
+            async def converged() -> None:
+                while sorted(inf.indexer.list_keys()) != want or \
+                        (inf.indexer.get("inf/p3") or {}).get("spec", {}).get("nodeName") != "node-a":
+                    await asyncio.sleep(0.1)
+            await asyncio.wait_for(converged(), 60)
+        finally:
+            stop.set()
+            await task
+            ray.kill(c, no_restart=True)
+
+    asyncio.run(run())
+
+
+def test_leader_election_hands_over_when_the_holder_is_killed(control_plane):
+    etcd, apis = control_plane
+
+    @ray.remote(num_cpus=0)
+    class Candidate:
+        def __init__(self, identity: str, handles: list) -> None:
+            from actors.apiserver.transport import RayTransport
+            from kubeapi.client import Client
+            from kubeapi.leaderelection import LeaderElectionConfig, LeaderElector
+
+            self.leading = False
+
+            def started(_stop: asyncio.Event) -> None:
+                self.leading = True
+
+            cfg = LeaderElectionConfig("election-test", "kube-system", identity,
+                                       on_started_leading=started,
+                                       on_stopped_leading=lambda: setattr(self, "leading", False),
+                                       lease_duration=3, renew_deadline=2, retry_period=0.5)
+            self.elector = LeaderElector(cfg, Client(RayTransport(handles)).leases())
+            self.task = None
+
+        async def start(self) -> None:
+            self.task = asyncio.get_running_loop().create_task(self.elector.run())
+
+        async def leading_now(self) -> bool:
+            return self.leading and self.elector.is_leader()
+
+    ray.get(apis[0].request.remote("create", "", "v1", "namespaces",
+                                   body={"metadata": {"name": "kube-system"}}))
+    one, two = Candidate.remote("one", apis), Candidate.remote("two", apis)
+    try:
+        ray.get(one.start.remote())
+        _wait(lambda: ray.get(one.leading_now.remote()), 30, "the first candidate never led")
+        ray.get(two.start.remote())
+        assert not ray.get(two.leading_now.remote())
+        ray.kill(one, no_restart=True)
+        _wait(lambda: ray.get(two.leading_now.remote()), 30, "the second candidate never took over")
+        lease = ray.get(apis[1].request.remote("get", "coordination.k8s.io", "v1", "leases",
+                                               "kube-system", "election-test"))["body"]
+        assert lease["spec"]["holderIdentity"] == "two" and lease["spec"]["leaseTransitions"] == 1
+    finally:
+        for h in (one, two):
+            ray.kill(h, no_restart=True)
+
+
+def _wait(cond, timeout: float, message: str) -> None:
+    import time
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.2)

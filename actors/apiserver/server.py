@@ -1,0 +1,165 @@
+"""The apiserver, transport-free: requests through the handler pipeline,
+lists at resourceVersion "0" and watches from per-resource watch caches,
+each fed by one raftstore watch.
+
+The Ray actor (actor.py) wraps it over the raftstore client; tests and
+simulations run it in-process over a LocalKV.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, AsyncIterator, Protocol
+
+from kubeapi import errors
+from kubeapi.registry import REGISTRY, Resource, by_plural
+from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
+from raftstore.mvcc import CompactedError
+
+from .handler import APIHandler, Request
+from .storage import KV, ObjectStore
+from .watchcache import WatchCache, parse_resource_version
+
+log = logging.getLogger("raykube.apiserver")
+
+
+class WatchableKV(KV, Protocol):
+    def watch(self, key: bytes, range_end: bytes | None = None, *, prefix: bool = False,
+              start_revision: int = 0) -> AsyncIterator[list[dict]]: ...
+
+
+class APIServer:
+    """One apiserver: the request pipeline plus a watch cache per resource.
+
+    Must be built inside a running event loop (the caches start feeding at
+    once, as upstream's do, so a client that lists and then watches finds
+    the list's revision in the window)."""
+
+    def __init__(self, kv: WatchableKV, *, service_accounts: bool = False,
+                 cache_capacity: int = 1000) -> None:
+        self.cache_capacity = cache_capacity
+        self.kv = kv
+        self.store = ObjectStore(kv)
+        self.handler = APIHandler(self.store, service_accounts=service_accounts,
+                                  cache_lister=self._list_cached)
+        self.started = time.monotonic()
+        self.requests = 0
+        self._caches: dict[str, tuple[WatchCache, asyncio.Event, asyncio.Task]] = {}
+        for res in REGISTRY:
+            if res.stored:
+                self._cache(res)
+
+    async def request(self, verb: str, group: str, version: str, resource: str,
+                      namespace: str | None = None, name: str | None = None,
+                      subresource: str | None = None, body: Any = None,
+                      patch_type: str | None = None, query: dict | None = None,
+                      user: str = "system:anonymous") -> dict:
+        """One API call: ``{"code", "body", "warnings"}`` (body is the object,
+        list, or a ``Status`` on failure)."""
+        self.requests += 1
+        r = await self.handler.handle(Request(verb, group, version, resource, namespace, name,
+                                              subresource, body, patch_type, dict(query or {}), user))
+        return {"code": r.code, "body": r.body, "warnings": r.warnings}
+
+    # ---------------------------------------------------------------- watch
+    def _cache(self, res: Resource) -> tuple[WatchCache, asyncio.Event]:
+        """The resource's watch cache, fed by one raftstore watch (started on first use)."""
+        key = f"{res.group}/{res.plural}"
+        entry = self._caches.get(key)
+        if entry is None:
+            cache, synced = WatchCache(res, self.cache_capacity), asyncio.Event()
+            task = asyncio.get_running_loop().create_task(self._feed(res, cache, synced))
+            entry = self._caches[key] = (cache, synced, task)
+        return entry[0], entry[1]
+
+    def _list_cached(self, res: Resource, namespace: str | None, ls: Any, fs: Any
+                     ) -> tuple[list[dict], int] | None:
+        cache, synced = self._cache(res)
+        return cache.list(namespace, ls, fs) if synced.is_set() else None
+
+    async def _feed(self, res: Resource, cache: WatchCache, synced: asyncio.Event) -> None:
+        prefix = res.list_prefix(None).encode()
+        while True:
+            try:
+                listed = await self.store.list(res)
+                rev = int(listed["metadata"]["resourceVersion"])
+                cache.replace(listed["items"], rev)
+                synced.set()
+                async for batch in self.kv.watch(prefix, prefix=True, start_revision=rev + 1):
+                    cache.apply(batch)
+            except CompactedError:
+                continue  # fell behind compaction: relist
+            except Exception:
+                log.exception("watch cache for %s: restarting its raftstore watch", res.plural)
+                await asyncio.sleep(0.5)
+
+    async def watch(self, group: str, version: str, resource: str, namespace: str | None = None,
+                    resource_version: str = "0", label_selector: str | None = None,
+                    field_selector: str | None = None, timeout: float = 5.0,
+                    allow_bookmarks: bool = False) -> dict:
+        """Long poll: ``{"events": [...], "resourceVersion": cursor}`` after
+        ``resource_version`` (an ERROR 410 Expired event when it left the cache
+        window), waiting up to ``timeout`` for at least one event.
+
+        Resume with ``cursor``: the revision through which this watch has seen
+        everything, so an empty poll still moves on (and "0"'s initial state
+        is never sent twice). With ``allow_bookmarks`` an empty poll that
+        moved on carries a BOOKMARK at the cursor."""
+        try:
+            res = by_plural(group, version, resource)
+            ls = parse_label_selector(label_selector) if label_selector else None
+            fs = validate_fields(res.kind, parse_field_selector(field_selector)) if field_selector else None
+            start = parse_resource_version(resource_version)
+        except LookupError:
+            return {"code": 404, "body": errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource").status()}
+        except SelectorError as e:
+            return {"code": 400, "body": errors.bad_request(str(e)).status()}
+        except errors.ApiError as e:
+            return {"code": e.code, "body": e.status()}
+        cache, synced = self._cache(res)
+        try:
+            await asyncio.wait_for(synced.wait(), timeout)
+        except asyncio.TimeoutError:
+            return {"code": 200, "events": [], "resourceVersion": str(resource_version or "0")}
+        w = cache.subscribe(namespace, ls, fs, resource_version, allow_bookmarks=allow_bookmarks)
+        try:
+            events = await w.next(timeout)
+            closed = w.closed
+        finally:
+            w.close()
+        if closed:  # failed, or the cache re-listed under it: only what it sent is certain
+            cursor = max([start] + [int(e["object"]["metadata"].get("resourceVersion") or 0)
+                                    for e in events if e["type"] != "ERROR"])
+        else:  # everything up to the cache's revision was offered to it
+            cursor = max(start, cache.revision)
+        if allow_bookmarks and not events and cursor > start:
+            events = [cache.bookmark_event(cursor)]
+        return {"code": 200, "events": events, "resourceVersion": str(cursor)}
+
+    async def close(self) -> None:
+        """Stop feeding the caches."""
+        for _, _, task in self._caches.values():
+            task.cancel()
+        await asyncio.gather(*(t for _, _, t in self._caches.values()), return_exceptions=True)
+
+
+class LocalTransport:
+    """:class:`kubeapi.client.Transport` straight into an in-process :class:`APIServer`."""
+
+    def __init__(self, server: APIServer) -> None:
+        self.server = server
+
+    async def request(self, verb: str, group: str, version: str, resource: str,
+                      namespace: str | None = None, name: str | None = None,
+                      subresource: str | None = None, body: Any = None,
+                      patch_type: str | None = None, query: dict | None = None) -> dict:
+        return await self.server.request(verb, group, version, resource, namespace, name,
+                                         subresource, body, patch_type, query)
+
+    async def watch(self, group: str, version: str, resource: str, namespace: str | None,
+                    resource_version: str, label_selector: str | None,
+                    field_selector: str | None, timeout: float, allow_bookmarks: bool) -> dict:
+        return await self.server.watch(group, version, resource, namespace, resource_version,
+                                       label_selector, field_selector, timeout, allow_bookmarks)
