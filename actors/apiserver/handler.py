@@ -22,6 +22,8 @@ from kubeapi.models.base import KubeModel, unknown_fields
 from kubeapi.patch import PatchError, apply_json_patch, apply_merge_patch
 from kubeapi.registry import Resource, by_plural
 from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
+from kubeapi.strategicpatch import StrategicPatchError, apply_strategic_merge_patch
+from kubeapi.strategy import prepare_for_create
 from kubeapi.validation import validate
 
 from .storage import PROPAGATION_POLICIES, ObjectStore
@@ -50,6 +52,7 @@ class Request:
     patch_type: str | None = None   # "json" | "merge"
     query: dict[str, str] = field(default_factory=dict)
     user: str = "system:anonymous"
+    groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -269,6 +272,7 @@ class APIHandler:
         apply_defaults(res.kind, obj)
         await self._admit(res, req, obj, creating=True)
         body = self._validated(res, obj, None)
+        prepare_for_create(res.kind, body)
         if req.query.get("dryRun") == "All":
             return Response(201, body, warnings)
         return Response(201, await self.store.create(res, req.namespace, body), warnings)
@@ -297,16 +301,7 @@ class APIHandler:
 
     async def _patch(self, res: Resource, req: Request) -> Response:
         current = await self.store.get(res, req.namespace, req.name or "")
-        try:
-            if req.patch_type == "json":
-                patched = apply_json_patch(current, req.body)
-            elif req.patch_type == "merge":
-                patched = apply_merge_patch(current, req.body)
-            else:
-                raise errors.unsupported_media_type(f"patch type {req.patch_type!r}")
-        except PatchError as e:
-            reason = {400: "BadRequest", 413: "RequestEntityTooLarge"}.get(e.code, "Invalid")
-            raise errors.ApiError(e.code, reason, str(e)) from None
+        patched = apply_patch(current, req, res.kind)
         patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
         return await self._update(res, req, patched)
 
@@ -345,11 +340,7 @@ class APIHandler:
         if req.verb in ("update", "patch"):
             current = _to_scale(obj)
             if req.verb == "patch":
-                try:
-                    new = apply_merge_patch(current, req.body) if req.patch_type == "merge" \
-                        else apply_json_patch(current, req.body)
-                except PatchError as e:
-                    raise errors.ApiError(e.code, "Invalid", str(e)) from None
+                new = apply_patch(current, req, "Scale")
             else:
                 new = req.body if isinstance(req.body, dict) else {}
             replicas = (new.get("spec") or {}).get("replicas")
@@ -373,6 +364,23 @@ class APIHandler:
                                              precondition_resource_version=opts.resource_version,
                                              propagation_policy=opts.propagation_policy)
         return Response(200, obj)
+
+
+def apply_patch(current: dict, req: Request, kind: str) -> dict:
+    """``current`` with the request's patch applied, by its patch type."""
+    try:
+        if req.patch_type == "json":
+            return apply_json_patch(current, req.body)
+        if req.patch_type == "merge":
+            return apply_merge_patch(current, req.body)
+        if req.patch_type == "strategic":
+            return apply_strategic_merge_patch(current, req.body, kind)
+    except PatchError as e:
+        reason = {400: "BadRequest", 413: "RequestEntityTooLarge"}.get(e.code, "Invalid")
+        raise errors.ApiError(e.code, reason, str(e)) from None
+    except StrategicPatchError as e:
+        raise errors.bad_request(str(e)) from None
+    raise errors.unsupported_media_type(f"patch type {req.patch_type!r}")
 
 
 @dataclass

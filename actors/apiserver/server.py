@@ -17,9 +17,10 @@ from kubeapi.registry import REGISTRY, Resource, by_plural
 from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
 from raftstore.mvcc import CompactedError
 
+from .auth import CLUSTER_ADMIN, Authorizer, UserInfo
 from .handler import APIHandler, Request
 from .storage import KV, ObjectStore
-from .watchcache import WatchCache, parse_resource_version
+from .watchcache import WatchCache, Watcher, parse_resource_version
 
 log = logging.getLogger("raykube.apiserver")
 
@@ -37,12 +38,13 @@ class APIServer:
     the list's revision in the window)."""
 
     def __init__(self, kv: WatchableKV, *, service_accounts: bool = False,
-                 cache_capacity: int = 1000) -> None:
+                 cache_capacity: int = 1000, authorization_mode: str = "Default") -> None:
         self.cache_capacity = cache_capacity
         self.kv = kv
         self.store = ObjectStore(kv)
-        self.handler = APIHandler(self.store, service_accounts=service_accounts,
-                                  cache_lister=self._list_cached)
+        self.authorizer = Authorizer(authorization_mode)
+        self.handler = APIHandler(self.store, lambda r: self.authorizer.allow(UserInfo(r.user, r.groups)),
+                                  service_accounts=service_accounts, cache_lister=self._list_cached)
         self.started = time.monotonic()
         self.requests = 0
         self._caches: dict[str, tuple[WatchCache, asyncio.Event, asyncio.Task]] = {}
@@ -54,12 +56,15 @@ class APIServer:
                       namespace: str | None = None, name: str | None = None,
                       subresource: str | None = None, body: Any = None,
                       patch_type: str | None = None, query: dict | None = None,
-                      user: str = "system:anonymous") -> dict:
+                      user: str = CLUSTER_ADMIN.name,
+                      groups: tuple[str, ...] = CLUSTER_ADMIN.groups) -> dict:
         """One API call: ``{"code", "body", "warnings"}`` (body is the object,
-        list, or a ``Status`` on failure)."""
+        list, or a ``Status`` on failure). Ray callers are trusted to name
+        themselves (see auth.py)."""
         self.requests += 1
         r = await self.handler.handle(Request(verb, group, version, resource, namespace, name,
-                                              subresource, body, patch_type, dict(query or {}), user))
+                                              subresource, body, patch_type, dict(query or {}), user,
+                                              tuple(groups)))
         return {"code": r.code, "body": r.body, "warnings": r.warnings}
 
     # ---------------------------------------------------------------- watch
@@ -94,10 +99,40 @@ class APIServer:
                 log.exception("watch cache for %s: restarting its raftstore watch", res.plural)
                 await asyncio.sleep(0.5)
 
+    async def open_watch(self, group: str, version: str, resource: str, namespace: str | None,
+                         resource_version: str | None, label_selector: str | None,
+                         field_selector: str | None, allow_bookmarks: bool, sync_timeout: float,
+                         user: UserInfo = CLUSTER_ADMIN) -> tuple[WatchCache, Watcher, int] | None:
+        """Authorize, parse and subscribe: the cache, a live watcher and the
+        revision it starts after; None if the cache did not sync in time.
+        Bad input raises ApiError."""
+        try:
+            res = by_plural(group, version, resource)
+        except LookupError:
+            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource") from None
+        if "watch" not in res.verbs:
+            raise errors.method_not_supported(res.plural, "watch", res.group)
+        if not self.authorizer.allow(user):
+            raise errors.forbidden_access(user.name, "watch", res.plural, res.group, namespace or "")
+        try:
+            ls = parse_label_selector(label_selector) if label_selector else None
+            fs = validate_fields(res.kind, parse_field_selector(field_selector)) if field_selector else None
+        except SelectorError as e:
+            raise errors.bad_request(str(e)) from None
+        start = parse_resource_version(resource_version)
+        cache, synced = self._cache(res)
+        try:
+            await asyncio.wait_for(synced.wait(), sync_timeout)
+        except asyncio.TimeoutError:
+            return None
+        return cache, cache.subscribe(namespace, ls, fs, resource_version,
+                                      allow_bookmarks=allow_bookmarks), start
+
     async def watch(self, group: str, version: str, resource: str, namespace: str | None = None,
                     resource_version: str = "0", label_selector: str | None = None,
                     field_selector: str | None = None, timeout: float = 5.0,
-                    allow_bookmarks: bool = False) -> dict:
+                    allow_bookmarks: bool = False, user: str = CLUSTER_ADMIN.name,
+                    groups: tuple[str, ...] = CLUSTER_ADMIN.groups) -> dict:
         """Long poll: ``{"events": [...], "resourceVersion": cursor}`` after
         ``resource_version`` (an ERROR 410 Expired event when it left the cache
         window), waiting up to ``timeout`` for at least one event.
@@ -107,42 +142,48 @@ class APIServer:
         is never sent twice). With ``allow_bookmarks`` an empty poll that
         moved on carries a BOOKMARK at the cursor."""
         try:
-            res = by_plural(group, version, resource)
-            ls = parse_label_selector(label_selector) if label_selector else None
-            fs = validate_fields(res.kind, parse_field_selector(field_selector)) if field_selector else None
-            start = parse_resource_version(resource_version)
-        except LookupError:
-            return {"code": 404, "body": errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource").status()}
-        except SelectorError as e:
-            return {"code": 400, "body": errors.bad_request(str(e)).status()}
+            opened = await self.open_watch(group, version, resource, namespace, resource_version,
+                                           label_selector, field_selector, allow_bookmarks, timeout,
+                                           UserInfo(user, tuple(groups)))
         except errors.ApiError as e:
             return {"code": e.code, "body": e.status()}
-        cache, synced = self._cache(res)
-        try:
-            await asyncio.wait_for(synced.wait(), timeout)
-        except asyncio.TimeoutError:
+        if opened is None:
             return {"code": 200, "events": [], "resourceVersion": str(resource_version or "0")}
-        w = cache.subscribe(namespace, ls, fs, resource_version, allow_bookmarks=allow_bookmarks)
+        cache, w, start = opened
         try:
             events = await w.next(timeout)
-            closed = w.closed
+            cursor = watch_cursor(cache, w, start, events)
         finally:
             w.close()
-        if closed:  # failed, or the cache re-listed under it: only what it sent is certain
-            cursor = max([start] + [int(e["object"]["metadata"].get("resourceVersion") or 0)
-                                    for e in events if e["type"] != "ERROR"])
-        else:  # everything up to the cache's revision was offered to it
-            cursor = max(start, cache.revision)
         if allow_bookmarks and not events and cursor > start:
             events = [cache.bookmark_event(cursor)]
         return {"code": 200, "events": events, "resourceVersion": str(cursor)}
+
+    async def etcd_ok(self, timeout: float = 2.0) -> bool:
+        """Whether raftstore answers a read now (the readyz ``etcd`` check)."""
+        try:
+            await asyncio.wait_for(self.kv.range(b"/registry/health"), timeout)
+            return True
+        except Exception:  # noqa: BLE001 - any failure is "not ready"
+            return False
+
+    def caches_synced(self) -> bool:
+        return all(synced.is_set() for _, synced, _ in self._caches.values())
 
     async def close(self) -> None:
         """Stop feeding the caches."""
         for _, _, task in self._caches.values():
             task.cancel()
         await asyncio.gather(*(t for _, _, t in self._caches.values()), return_exceptions=True)
+
+
+def watch_cursor(cache: WatchCache, w: Watcher, start: int, events: list[dict]) -> int:
+    """The revision through which watcher ``w`` has been told everything,
+    right after ``events`` were taken from it (no await in between)."""
+    if w.closed:  # failed, or the cache re-listed under it: only what it sent is certain
+        return max([start] + [int(e["object"]["metadata"].get("resourceVersion") or 0)
+                              for e in events if e["type"] != "ERROR"])
+    return max(start, cache.revision)  # everything up to here was offered to it
 
 
 class LocalTransport:

@@ -118,7 +118,13 @@ def test_informer_converges_across_apiserver_restarts(control_plane):
         stop = asyncio.Event()
         task = asyncio.create_task(inf.run(stop))
         assert await inf.wait_for_sync(30)
-        assert sorted(inf.indexer.list_keys()) == ["inf/p0", "inf/p1", "inf/p2"]
+
+        async def has(keys: list[str]) -> None:
+            while sorted(inf.indexer.list_keys()) != keys:
+                await asyncio.sleep(0.05)
+        # a list at resourceVersion "0" may come from a cache a little behind;
+        # the watch from the list's revision brings the rest
+        await asyncio.wait_for(has(["inf/p0", "inf/p1", "inf/p2"]), 30)
         # both replicas the informer uses restart (Ray brings them back with
         # fresh watch caches); the world changes meanwhile through a third
         (c,) = start_apiservers(1, "api", first_index=102)
