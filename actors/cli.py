@@ -129,6 +129,17 @@ def _controlplane_parsers(sub: Any) -> None:
     up.add_argument("--etcd", type=int, choices=(1, 3, 5), default=3, help="raftstore members")
     up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas")
     up.add_argument("--data", help="data root directory (default: $RAYKUBE_DATA or a temp dir)")
+    up.add_argument("--port", type=int, default=6443,
+                    help="HTTPS port of the first apiserver; replica i listens on port+i-1 (default: %(default)s)")
+    up.add_argument("--host", default="127.0.0.1", help="address the apiservers listen on (default: %(default)s)")
+    up.add_argument("--kubeconfig", default=None,
+                    help="where to write the kubeconfig (default: ~/.kube/raykube.yaml)")
+    up.add_argument("--authorization-mode", choices=("Default", "AlwaysAllow"), default="Default",
+                    help="Default: only the admin (system:masters) may call the API until RBAC; "
+                         "AlwaysAllow: everyone, explicitly")
+    kc = sub.add_parser("kubeconfig", help="print a kubeconfig for the running control plane")
+    kc.add_argument("--address")
+    kc.add_argument("--apiserver", type=int, default=1, help="which apiserver replica (default: 1)")
     st = sub.add_parser("status", help="every raykube actor, where it runs and whether it answers")
     st.add_argument("--address")
     dn = sub.add_parser("down", help="remove every raykube actor (and raykube's Ray head)")
@@ -152,7 +163,24 @@ def _controlplane(a: argparse.Namespace) -> int:
         return 1
     try:
         if a.cmd == "up":
-            controlplane.print_status(controlplane.up(a.etcd, a.apiservers, a.data))
+            from .kubeconfig import DEFAULT_PATH
+            path = a.kubeconfig or DEFAULT_PATH
+            controlplane.print_status(controlplane.up(a.etcd, a.apiservers, a.data, port=a.port, host=a.host,
+                                                      kubeconfig=path,
+                                                      authorization_mode=a.authorization_mode))
+            print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
+        elif a.cmd == "kubeconfig":
+            import ray
+
+            from .apiserver.actor import NAMESPACE, apiserver_name
+            from .kubeconfig import render
+            try:
+                h = ray.get_actor(apiserver_name(a.apiserver), namespace=NAMESPACE)
+            except ValueError:
+                print(f"raykube: no apiserver-{a.apiserver} is running (raykube up first)", file=sys.stderr)
+                return 1
+            cc = ray.get(h.client_config.remote(), timeout=30)
+            print(render(cc["url"], cc["ca"], cc["token"]), end="")
         elif a.cmd == "status":
             controlplane.print_status(controlplane.status())
         else:
@@ -162,7 +190,7 @@ def _controlplane(a: argparse.Namespace) -> int:
                 import ray
                 ray.shutdown()
                 stop_head()
-    except ClusterError as e:
+    except (ClusterError, RuntimeError) as e:
         print(f"raykube: {e}", file=sys.stderr)
         return 1
     return 0
@@ -186,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "etcd":
         return _etcd(a)
-    if a.cmd in ("up", "status", "down"):
+    if a.cmd in ("up", "status", "down", "kubeconfig"):
         return _controlplane(a)
     ap.print_help()
     return 2

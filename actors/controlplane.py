@@ -11,15 +11,36 @@ import ray
 
 from raftstore.cluster import ClusterError, EtcdCluster
 
-from .apiserver.actor import NAMESPACE, start_apiservers
+from . import kubeconfig, pki
+from .apiserver.actor import DEFAULT_PORT, NAMESPACE, apiserver_name, start_apiservers
+from .apiserver.auth import MASTERS, UserInfo
 
 ETCD_NAME = "raykube"
 
 
-def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None) -> dict[str, dict | str]:
-    EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
-    start_apiservers(apiservers, ETCD_NAME)
+def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None, *,
+       port: int = DEFAULT_PORT, host: str = "127.0.0.1", kubeconfig: str | None = None,
+       authorization_mode: str = "Default") -> dict[str, dict | str]:
+    """Start raftstore and the apiservers (HTTPS from ``port`` on, one port per
+    replica, with a fresh CA and admin token), and write the kubeconfig."""
+    ca, token = pki.new_ca(), pki.new_token()
+    etcd = EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
+    try:
+        start_apiservers(apiservers, ETCD_NAME, http_port=port, http_host=host, ca=ca,
+                         admin_token=token, authorization_mode=authorization_mode,
+                         tokens={token: UserInfo("raykube-admin", (MASTERS,))})
+    except Exception:
+        etcd.down()
+        raise
+    if kubeconfig:
+        write_kubeconfig(kubeconfig)
     return status()
+
+
+def write_kubeconfig(path: str, index: int = 1) -> str:
+    """Write a kubeconfig for apiserver ``index``; returns its path."""
+    cc = ray.get(ray.get_actor(apiserver_name(index), namespace=NAMESPACE).client_config.remote(), timeout=30)
+    return kubeconfig.write(path, kubeconfig.render(cc["url"], cc["ca"], cc["token"]))
 
 
 def _actors() -> list[str]:
@@ -66,7 +87,7 @@ def print_status(st: dict[str, dict | str]) -> None:
         if isinstance(s, dict):
             node = str(s.get("node_id", ""))[:12]
             detail = (f"{s['state']} term {s['term']} applied {s['applied']}" if "state" in s
-                      else f"requests {s.get('requests', 0)}")
+                      else f"{s.get('url', 'no HTTP')}  requests {s.get('requests', 0)}")
             print(f"{name:<22}{'yes':<9}{node:<14}{detail}")
         else:
             print(f"{name:<22}{'no':<9}{'-':<14}{s}")

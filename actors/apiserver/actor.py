@@ -44,6 +44,7 @@ class APIServerConfig:
     http_port: int | None = None
     tokens: dict[str, UserInfo] = field(default_factory=dict)  # bearer token → user
     ca: CertKey | None = None  # serve HTTPS with a certificate this CA signs here
+    admin_token: str = ""  # handed to `raykube kubeconfig` (Ray callers are trusted)
     authorization_mode: str = "Default"  # or "AlwaysAllow" (explicitly asked for)
 
 
@@ -58,8 +59,10 @@ class APIServerActor(APIServer):
         self.scheme = "http"
         self._http_ready = asyncio.Event()
         self._http_error = ""
+        loop = asyncio.get_running_loop()
+        self._bootstrap = loop.create_task(self.ensure_system_namespaces())
         if cfg.http_port is not None:
-            asyncio.get_running_loop().create_task(self._serve_http())
+            loop.create_task(self._serve_http())
         else:
             self._http_ready.set()
 
@@ -91,6 +94,15 @@ class APIServerActor(APIServer):
         if self._http_error:
             st["http_error"] = self._http_error
         return st
+
+
+    async def client_config(self) -> dict:
+        """What a kubeconfig needs: this replica's URL, the CA, the admin token."""
+        st = await self.status()
+        if "url" not in st:
+            raise RuntimeError(f"apiserver-{self.cfg.index} serves no HTTP")
+        return {"url": st["url"], "ca": self.cfg.ca.cert_pem if self.cfg.ca else b"",
+                "token": self.cfg.admin_token}
 
 
 def apiserver_actor_class() -> Any:

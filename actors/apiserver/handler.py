@@ -10,6 +10,8 @@ admission (defaults, the default service account) → validating admission
 from __future__ import annotations
 
 import inspect
+import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -23,7 +25,7 @@ from kubeapi.patch import PatchError, apply_json_patch, apply_merge_patch
 from kubeapi.registry import Resource, by_plural
 from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
 from kubeapi.strategicpatch import StrategicPatchError, apply_strategic_merge_patch
-from kubeapi.strategy import prepare_for_create
+from kubeapi.strategy import canonicalize, generate_job_selector, prepare_for_create
 from kubeapi.validation import validate
 
 from .storage import PROPAGATION_POLICIES, ObjectStore
@@ -218,8 +220,9 @@ class APIHandler:
             raise errors.bad_request(f"fieldValidation must be Strict, Warn or Ignore, not {mode!r}")
         if unknown:
             if mode == "Strict":
-                raise errors.bad_request("strict decoding error: " + ", ".join(
-                    f'unknown field "{p}"' for p in unknown))
+                raise errors.bad_request(
+                    f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                    "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown))
             if mode == "Warn":
                 warnings = [f'unknown field "{p}"' for p in unknown]
         return obj, warnings
@@ -266,7 +269,15 @@ class APIHandler:
 
     # ---------------------------------------------------------------- write
     async def _create(self, res: Resource, req: Request) -> Response:
-        obj, warnings = self._decode(res, req, req.body)
+        uid = str(uuid.uuid4())
+        body = req.body
+        if res.kind == "Job" and isinstance(body, dict):
+            body = json.loads(json.dumps(body))
+            problem = generate_job_selector(body, uid)
+            if problem:
+                raise errors.invalid("Job", (body.get("metadata") or {}).get("name") or "", [kfield.invalid(
+                    "spec.selector", (body.get("spec") or {}).get("selector"), problem)], "batch")
+        obj, warnings = self._decode(res, req, body)
         if res.namespaced:
             obj.metadata.namespace = req.namespace
         apply_defaults(res.kind, obj)
@@ -275,7 +286,7 @@ class APIHandler:
         prepare_for_create(res.kind, body)
         if req.query.get("dryRun") == "All":
             return Response(201, body, warnings)
-        return Response(201, await self.store.create(res, req.namespace, body), warnings)
+        return Response(201, await self.store.create(res, req.namespace, body, uid=uid), warnings)
 
     async def _update(self, res: Resource, req: Request, body: Any) -> Response:
         if not isinstance(body, dict):
@@ -292,6 +303,7 @@ class APIHandler:
             obj.metadata.namespace = req.namespace
         apply_defaults(res.kind, obj, service_account=False)
         merged = self._validated(res, obj, old)
+        canonicalize(res.kind, merged)
         merged.setdefault("metadata", {})["resourceVersion"] = \
             (body.get("metadata") or {}).get("resourceVersion") or ""
         if req.query.get("dryRun") == "All":

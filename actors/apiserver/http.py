@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubeapi import errors
+from kubeapi import errors, openapi
 from kubeapi.registry import (AGGREGATED_DISCOVERY_CONTENT_TYPE, aggregated_discovery, api_group_list,
                               api_resource_list, api_versions, by_plural)
 from kubeapi.table import table, wants_table
@@ -147,6 +147,7 @@ class HTTPFront:
         self.bookmark_interval = bookmark_interval
         self.server_address = server_address
         self._runner: web.AppRunner | None = None
+        self._openapi_cache: dict[str, bytes] = {}
         self.port = 0
 
     @property
@@ -211,6 +212,8 @@ class HTTPFront:
                 return json_response(aggregated_discovery(path[1:]),
                                      content_type=AGGREGATED_DISCOVERY_CONTENT_TYPE)
             return json_response(api_versions(self.server_address) if path == "/api" else api_group_list())
+        if path == "/openapi/v2" or path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+            return await self._openapi(path)
         parts = [p for p in path.split("/") if p]
         if parts[0] == "apis" and len(parts) == 2:
             for g in api_group_list()["groups"]:
@@ -224,6 +227,24 @@ class HTTPFront:
             except LookupError:
                 raise _not_found() from None
         raise _not_found()
+
+    async def _openapi(self, path: str) -> web.Response:
+        """The OpenAPI documents, built once (off the event loop) and kept encoded."""
+        if path not in self._openapi_cache:
+            def build() -> bytes:
+                if path == "/openapi/v2":
+                    return json.dumps(openapi.v2_document()).encode()
+                if path == "/openapi/v3":
+                    return json.dumps(openapi.v3_root()).encode()
+                parts = path[len("/openapi/v3/"):].split("/")
+                group, version = ("", parts[1]) if parts[0] == "api" and len(parts) == 2 else \
+                    (parts[1], parts[2]) if parts[0] == "apis" and len(parts) == 3 else ("", "")
+                try:
+                    return json.dumps(openapi.v3_document(group, version)).encode()
+                except KeyError:
+                    raise _not_found() from None
+            self._openapi_cache[path] = await asyncio.to_thread(build)
+        return web.Response(body=self._openapi_cache[path], headers={"Content-Type": JSON})
 
     async def _health(self, request: web.Request, path: str) -> web.Response:
         name, _, only = path[1:].partition("/")

@@ -25,6 +25,9 @@ from .watchcache import WatchCache, Watcher, parse_resource_version
 log = logging.getLogger("raykube.apiserver")
 
 
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
 class WatchableKV(KV, Protocol):
     def watch(self, key: bytes, range_end: bytes | None = None, *, prefix: bool = False,
               start_revision: int = 0) -> AsyncIterator[list[dict]]: ...
@@ -158,6 +161,17 @@ class APIServer:
         if allow_bookmarks and not events and cursor > start:
             events = [cache.bookmark_event(cursor)]
         return {"code": 200, "events": events, "resourceVersion": str(cursor)}
+
+    async def ensure_system_namespaces(self, retry: float = 0.5) -> None:
+        """Create default, kube-system, kube-public and kube-node-lease if missing,
+        as upstream's apiserver does at start (retrying until raftstore answers)."""
+        for ns in SYSTEM_NAMESPACES:
+            while True:
+                r = await self.request("create", "", "v1", "namespaces", body={"metadata": {"name": ns}})
+                if r["code"] in (201, 409):
+                    break
+                log.warning("creating namespace %s: %s", ns, r["body"].get("message"))
+                await asyncio.sleep(retry)
 
     async def etcd_ok(self, timeout: float = 2.0) -> bool:
         """Whether raftstore answers a read now (the readyz ``etcd`` check)."""

@@ -184,9 +184,10 @@ class ObjectStore:
         return True
 
     # ----------------------------------------------------------------- write
-    async def create(self, res: Resource, namespace: str | None, obj: dict) -> dict:
-        """Store a new object: uid, creationTimestamp, generation 1, a name
-        from generateName; 409 AlreadyExists if the key is taken."""
+    async def create(self, res: Resource, namespace: str | None, obj: dict, *, uid: str | None = None) -> dict:
+        """Store a new object: uid (``uid`` if the caller already chose it),
+        creationTimestamp, generation 1, a name from generateName; 409
+        AlreadyExists if the key is taken."""
         obj = json.loads(json.dumps(obj))  # our own copy
         meta = obj.setdefault("metadata", {})
         if res.namespaced:
@@ -199,7 +200,7 @@ class ObjectStore:
             if not name:
                 raise errors.invalid(res.kind, "", [field.required(
                     "metadata.name", "name or generateName is required")], res.group)
-            meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now_rfc3339(self.clock), generation=1)
+            meta.update(uid=uid or str(uuid.uuid4()), creationTimestamp=_now_rfc3339(self.clock), generation=1)
             meta.pop("resourceVersion", None)
             key = res.key(namespace, name).encode()
             r = await self.kv.txn([{"key": key, "target": "version", "result": "=", "value": 0}],

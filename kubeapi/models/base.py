@@ -31,13 +31,15 @@ exactly, not just hold the same data:
 from __future__ import annotations
 
 import functools
+import re
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Annotated, Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "Base64",
@@ -98,10 +100,31 @@ YAML produces for ``cpu: 0.5``; ``kubeapi.quantity`` parses it when it is used."
 
 _RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
 
-Time = Annotated[str, StringConstraints(pattern=_RFC3339)]
-"""A ``metav1.Time``: an RFC 3339 timestamp such as ``2024-05-01T12:00:00Z``."""
 
-MicroTime = Annotated[str, StringConstraints(pattern=_RFC3339)]
+
+def _utc(value: str) -> datetime:
+    """Parse RFC 3339 (fractions beyond microseconds dropped, as Go's do)."""
+    m = re.match(r"^([^.]*?)(\.\d+)?(Z|[+-]\d{2}:\d{2})$", value)
+    if m is None:
+        raise ValueError(f"not an RFC 3339 time: {value!r}")
+    frac = (m.group(2) or "")[:7]
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(m.group(1) + frac + zone).astimezone(timezone.utc)
+
+
+def _as_time(value: str) -> str:
+    """Upstream re-encodes a Time in UTC to the second: ``...+02:00`` → ``...Z``."""
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_micro_time(value: str) -> str:
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Time = Annotated[str, StringConstraints(pattern=_RFC3339), AfterValidator(_as_time)]
+"""A ``metav1.Time``: an RFC 3339 timestamp, kept as upstream writes it (``2024-05-01T12:00:00Z``)."""
+
+MicroTime = Annotated[str, StringConstraints(pattern=_RFC3339), AfterValidator(_as_micro_time)]
 """A ``metav1.MicroTime``: RFC 3339 with microseconds (``2024-05-01T12:00:00.123456Z``)."""
 
 Base64 = Annotated[

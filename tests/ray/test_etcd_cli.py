@@ -43,6 +43,9 @@ def test_up_put_get_watch_kill_leader_down(ray_cluster, data_root):
 
 
 def test_bad_arguments_get_one_line_errors():
+    r = subprocess.run([sys.executable, "-m", "actors.cli", "up", "--authorization-mode", "Yolo"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
     r = subprocess.run([sys.executable, "-m", "actors.cli", "etcd", "up", "--members", "4"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
@@ -57,9 +60,14 @@ def test_raykube_up_status_down(ray_cluster, data_root):
     def rk(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "actors.cli", *args, "--address", ray_cluster.address],
                               capture_output=True, text=True, timeout=180, env=env)
-    up = rk("up", "--etcd", "3", "--apiservers", "2")
+    kubeconfig = os.path.join(data_root, "kubeconfig")
+    up = rk("up", "--etcd", "3", "--apiservers", "2", "--port", "0", "--kubeconfig", kubeconfig)
     try:
         assert up.returncode == 0, up.stderr
+        assert f"kubeconfig written to {kubeconfig}" in up.stdout
+        printed = rk("kubeconfig", "--apiserver", "2")
+        assert printed.returncode == 0 and "current-context: raykube" in printed.stdout
+        assert "https://" in printed.stdout and "token:" in printed.stdout
         st = rk("status")
         lines = [ln for ln in st.stdout.splitlines()[1:] if ln.strip()]
         names = {ln.split()[0] for ln in lines}

@@ -1,5 +1,6 @@
-"""One Ray per test session: a ``ray.cluster_utils.Cluster`` head, to which
-tests that lose a machine add (and remove) worker nodes."""
+"""Shared fixtures. One Ray per test session: a ``ray.cluster_utils.Cluster``
+head (started on first use), to which tests that lose a machine add (and
+remove) worker nodes."""
 from __future__ import annotations
 
 import os
