@@ -23,6 +23,17 @@ demo: $(STAMP)
 	trap '$$K etcd down >/dev/null 2>&1; rm -rf "$$RAYKUBE_HOME" "$$RAYKUBE_DATA"' EXIT; \
 	$$K etcd up --members 3 && $$K etcd put greeting hello && $$K etcd kill-leader && \
 	$$K etcd get greeting && $$K etcd status
+	@echo; echo "== the control plane on Ray, driven by the real kubectl"
+	@command -v kubectl >/dev/null 2>&1 || { echo "kubectl is not installed: skipping this part"; exit 0; }; \
+	export RAYKUBE_HOME=$$(mktemp -d) RAYKUBE_DATA=$$(mktemp -d); K=$(VENV)/bin/raykube; \
+	KC="kubectl --kubeconfig $$RAYKUBE_HOME/kubeconfig --cache-dir $$RAYKUBE_HOME/kubecache"; \
+	trap '$$K down >/dev/null 2>&1; rm -rf "$$RAYKUBE_HOME" "$$RAYKUBE_DATA"' EXIT; set -x; \
+	$$K up --etcd 3 --apiservers 2 --port 0 --kubeconfig $$RAYKUBE_HOME/kubeconfig && \
+	$$KC version && $$KC get namespaces && $$KC apply -f examples/ && $$KC get all -o wide && \
+	$$KC scale deployment web --replicas=5 && \
+	{ sed 's/replicas: 3/replicas: 4/' examples/web-deployment.yaml | $$KC apply --server-side -f - || true; } && \
+	$$KC get deployment web -o yaml --show-managed-fields | head -40 && \
+	$$KC get pod nope || true
 
 sim: $(STAMP)
 	$(PY) -m raftstore.sim --seeds 300 --faults all

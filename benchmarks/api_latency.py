@@ -5,7 +5,7 @@ Kubernetes' SLO covers: p99 <= 1 s) against a control plane on Ray: a
 3-member raftstore and apiserver replicas. Prints a table and, with --json,
 writes the figures.
 
-    python -m benchmarks.api_latency [--quick] [--apiservers N] [--json PATH]
+    python -m benchmarks.api_latency [--quick] [--http] [--apiservers N] [--json PATH]
 """
 from __future__ import annotations
 
@@ -31,16 +31,33 @@ def _pod(i: int) -> dict:
             "spec": {"containers": [{"name": "c", "image": "registry.local/pause:3.9"}]}}
 
 
-async def run_creates(apiservers: list[Any], creates: int, concurrency: int,
-                      namespace: str = "bench") -> dict[str, Any]:
-    """Create ``creates`` pods with ``concurrency`` callers, each a
-    :class:`kubeapi.client.Client` over the Ray transport pinned to one of
-    the apiserver replicas (round robin); every call must succeed."""
+def ray_clients(apiservers: list[Any]) -> list[Any]:
+    """One client per apiserver replica over the Ray transport."""
     from actors.apiserver.transport import RayTransport
     from kubeapi.client import Client
+    return [Client(RayTransport([h])) for h in apiservers]
+
+
+def http_clients(apiservers: list[Any]) -> list[Any]:
+    """One client per apiserver replica over HTTPS, with the admin token."""
+    import ray
+
+    from kubeapi.client import Client
+    from kubeapi.httptransport import HTTPTransport
+    out = []
+    for h in apiservers:
+        cc = ray.get(h.client_config.remote(), timeout=30)
+        out.append(Client(HTTPTransport(cc["url"], token=cc["token"], ca_pem=cc["ca"])))
+    return out
+
+
+async def run_creates(clients: list[Any], creates: int, concurrency: int,
+                      namespace: str = "bench") -> dict[str, Any]:
+    """Create ``creates`` pods with ``concurrency`` callers spread round robin
+    over ``clients`` (:class:`kubeapi.client.Client`, one per apiserver
+    replica); every call must succeed."""
     from kubeapi.errors import ApiError
 
-    clients = [Client(RayTransport([h])) for h in apiservers]
     await clients[0].create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     lat: list[float] = []
     failures: list[Any] = []
@@ -65,14 +82,18 @@ async def run_creates(apiservers: list[Any], creates: int, concurrency: int,
     if failures:
         raise RuntimeError(f"{len(failures)} creates failed; first: {failures[0]}")
     lat.sort()
-    return {"creates": creates, "concurrency": concurrency, "apiservers": len(apiservers),
+    for c in clients:
+        close = getattr(c.transport, "close", None)
+        if close is not None:
+            await close()
+    return {"creates": creates, "concurrency": concurrency, "apiservers": len(clients),
             "seconds": wall, "creates_per_s": creates / wall,
             "p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3,
             "max_ms": lat[-1] * 1e3, "slo_p99_ok": percentile(lat, 99) <= SLO_P99_S}
 
 
 def format_table(r: dict[str, Any]) -> str:
-    rows = [("creates", f"{r['creates']:,}"), ("concurrent callers", str(r["concurrency"])),
+    rows = [("transport", r.get("transport", "ray")), ("creates", f"{r['creates']:,}"), ("concurrent callers", str(r["concurrency"])),
             ("apiserver replicas", str(r["apiservers"])), ("creates/s", f"{r['creates_per_s']:,.0f}"),
             ("p50 latency", f"{r['p50_ms']:.1f} ms"), ("p99 latency", f"{r['p99_ms']:.1f} ms"),
             ("max latency", f"{r['max_ms']:.1f} ms"),
@@ -85,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.api_latency", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a small run (seconds)")
     ap.add_argument("--apiservers", type=int, default=1)
+    ap.add_argument("--http", action="store_true", help="call over HTTPS instead of the Ray transport")
     ap.add_argument("--creates", type=int, help="override the number of creates")
     ap.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     a = ap.parse_args(argv)
@@ -95,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes["creates"] = a.creates
     import ray
 
+    from actors import pki
     from actors.apiserver.actor import start_apiservers
+    from actors.apiserver.auth import MASTERS, UserInfo
     from raftstore.cluster import EtcdCluster
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -106,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     apis: list[Any] = []
     try:
         etcd = EtcdCluster.start(f"benchapi{os.getpid()}", 3, data_root=data)
-        apis = start_apiservers(a.apiservers, etcd.name, first_index=1000 + os.getpid() % 1000 * 10)
-        res = asyncio.run(run_creates(apis, **sizes))
+        token = pki.new_token()
+        apis = start_apiservers(a.apiservers, etcd.name, first_index=1000 + os.getpid() % 1000 * 10,
+                                **(dict(http_port=0, ca=pki.new_ca(), admin_token=token,
+                                        tokens={token: UserInfo("bench", (MASTERS,))}) if a.http else {}))
+        res = asyncio.run(run_creates(http_clients(apis) if a.http else ray_clients(apis), **sizes))
+        res["transport"] = "https" if a.http else "ray"
     finally:
         for h in apis:
             ray.kill(h, no_restart=True)

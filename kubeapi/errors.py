@@ -227,6 +227,15 @@ def conflict(resource: str, name: str, reason: str = OPTIMISTIC_LOCK_MESSAGE, gr
                     StatusDetails(name=name, group=group, kind=resource))
 
 
+def apply_conflict(resource: str, name: str, message: str, conflicts: Sequence[tuple[str, str]],
+                   group: str = "") -> ApiError:
+    """409 from server-side apply: one ``FieldManagerConflict`` cause per
+    (``conflict with "mgr" using v1``, ``.spec.x``)."""
+    causes = [StatusCause("FieldManagerConflict", msg, fld) for msg, fld in conflicts]
+    return ApiError(409, Reason.CONFLICT, message,
+                    StatusDetails(name=name, group=group, kind=resource, causes=causes))
+
+
 def invalid(kind: str, name: str, errors: Sequence[FieldError], group: str = "") -> ApiError:
     """422: the object failed validation; one cause per field error.
 

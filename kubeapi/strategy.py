@@ -12,8 +12,16 @@ from typing import Any
 
 from kubeapi.quantity import parse_quantity
 
-# kinds whose status a create always clears (their controllers fill it in)
-STATUS_RESET = frozenset({"Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "Service"})
+# kinds whose status a create always clears (their controllers fill it in), as
+# the zero value serializes upstream (fields without omitempty stay, as 0)
+EMPTY_STATUS: dict[str, dict[str, Any]] = {
+    "Deployment": {}, "Job": {}, "Service": {"loadBalancer": {}},
+    "ReplicaSet": {"replicas": 0},
+    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                  "numberReady": 0},
+}
+STATUS_RESET = frozenset(EMPTY_STATUS)
 QOS_RESOURCES = ("cpu", "memory")
 
 
@@ -70,7 +78,7 @@ def prepare_for_create(kind: str, obj: dict[str, Any]) -> None:
     if kind == "Pod":
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj.get("spec") or {})}
     elif kind in STATUS_RESET:
-        obj["status"] = {"loadBalancer": {}} if kind == "Service" else {}
+        obj["status"] = dict(EMPTY_STATUS[kind])
 
 
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"

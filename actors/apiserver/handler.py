@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from pydantic import ValidationError
 
-from kubeapi import errors, models
+from kubeapi import errors, managedfields, models
 from kubeapi import field as kfield
 from kubeapi.defaults import apply_defaults
 from kubeapi.models.base import KubeModel, unknown_fields
@@ -28,7 +28,7 @@ from kubeapi.strategicpatch import StrategicPatchError, apply_strategic_merge_pa
 from kubeapi.strategy import canonicalize, generate_job_selector, prepare_for_create
 from kubeapi.validation import validate
 
-from .storage import PROPAGATION_POLICIES, ObjectStore
+from .storage import PROPAGATION_POLICIES, ObjectStore, _now_rfc3339
 
 # kind -> model class, from every top-level kind the models package defines
 MODELS: dict[tuple[str, str], type[KubeModel]] = {
@@ -39,6 +39,9 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
 }
 
 Authorizer = Callable[["Request"], bool]
+# subresources the kubelet answers (proxied to it once it exists)
+KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
+SERVED_SUBRESOURCES = ("status", "scale", "binding", "eviction", *KUBELET_SUBRESOURCES)
 
 
 @dataclass
@@ -123,8 +126,7 @@ class APIHandler:
                 sub = res.subresource(req.subresource)
             except LookupError:
                 sub = None
-            if sub is None or req.subresource not in ("status", "scale", "binding"):
-                # log, exec and the rest come with the kubelet
+            if sub is None or req.subresource not in SERVED_SUBRESOURCES:
                 raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
             verbs = sub.verbs
         if req.verb not in verbs:
@@ -132,6 +134,18 @@ class APIHandler:
         if not self.authorizer(req):
             raise errors.forbidden_access(req.user, req.verb, res.plural, res.group,
                                           req.namespace or "", req.name or "")
+        if req.subresource in KUBELET_SUBRESOURCES:
+            target = await self.store.get(res, req.namespace, req.name or "")
+            where = ""
+            if res.kind == "Node":
+                where = f" for node {req.name}"
+            elif res.kind == "Pod":
+                node = (target.get("spec") or {}).get("nodeName")
+                where = f" for node {node}" if node else f": pod {req.name} is not scheduled to a node"
+            raise errors.service_unavailable(
+                f"{res.plural}/{req.subresource} is served by the kubelet, and none runs yet{where}")
+        if req.subresource == "eviction":
+            return await self._evict(res, req)
         if req.subresource == "binding":
             return await self._bind(res, req)
         if req.subresource == "scale":
@@ -268,7 +282,7 @@ class APIHandler:
         return obj.to_json()
 
     # ---------------------------------------------------------------- write
-    async def _create(self, res: Resource, req: Request) -> Response:
+    async def _create(self, res: Resource, req: Request, track: bool = True) -> Response:
         uid = str(uuid.uuid4())
         body = req.body
         if res.kind == "Job" and isinstance(body, dict):
@@ -284,11 +298,13 @@ class APIHandler:
         await self._admit(res, req, obj, creating=True)
         body = self._validated(res, obj, None)
         prepare_for_create(res.kind, body)
+        if track:
+            self._track(res, req, None, body)
         if req.query.get("dryRun") == "All":
             return Response(201, body, warnings)
         return Response(201, await self.store.create(res, req.namespace, body, uid=uid), warnings)
 
-    async def _update(self, res: Resource, req: Request, body: Any) -> Response:
+    async def _update(self, res: Resource, req: Request, body: Any, track: bool = True) -> Response:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
         name = (body.get("metadata") or {}).get("name")
@@ -306,12 +322,68 @@ class APIHandler:
         canonicalize(res.kind, merged)
         merged.setdefault("metadata", {})["resourceVersion"] = \
             (body.get("metadata") or {}).get("resourceVersion") or ""
+        if track:
+            self._track(res, req, current, merged)
         if req.query.get("dryRun") == "All":
             return Response(200, merged, warnings)
         out = await self.store.update(res, req.namespace, merged, subresource=req.subresource)
         return Response(200, out, warnings)
 
+    def _track(self, res: Resource, req: Request, old: dict | None, new: dict) -> None:
+        """Field ownership for writes that name a fieldManager (HTTP writes
+        always do); the live entries stay whatever the client sent."""
+        manager = req.query.get("fieldManager")
+        if old is not None:
+            new.setdefault("metadata", {})["managedFields"] = \
+                (old.get("metadata") or {}).get("managedFields") or []
+        if manager:
+            managedfields.track_update(old, new, res.kind, manager, now=_now_rfc3339(self.store.clock),
+                                       api_version=res.group_version, subresource=req.subresource)
+        elif old is not None and not new["metadata"]["managedFields"]:
+            new["metadata"].pop("managedFields")
+
+    async def _apply(self, res: Resource, req: Request) -> Response:
+        """Server-side apply: create or merge the configuration, owning its fields."""
+        manager = req.query.get("fieldManager")
+        if not manager:
+            raise errors.bad_request("fieldManager is required for apply requests")
+        if not isinstance(req.body, dict):
+            raise errors.bad_request("the applied configuration must be an object")
+        body = json.loads(json.dumps(req.body))
+        if body.get("apiVersion") != res.group_version or body.get("kind") != res.kind:
+            raise errors.bad_request(f"the applied configuration must set apiVersion {res.group_version} "
+                                     f"and kind {res.kind}")
+        meta = body.setdefault("metadata", {})
+        meta.setdefault("name", req.name)
+        if meta["name"] != req.name:
+            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name "
+                                     f"on the URL ({req.name})")
+        try:
+            live: dict | None = await self.store.get(res, req.namespace, req.name or "")
+        except errors.ApiError as e:
+            if not errors.is_not_found(e):
+                raise
+            live = None
+        try:
+            new = managedfields.apply(live, body, res.kind, manager,
+                                      force=str(req.query.get("force", "")).lower() == "true",
+                                      now=_now_rfc3339(self.store.clock), api_version=res.group_version)
+        except managedfields.ApplyConflict as e:
+            raise errors.apply_conflict(
+                res.plural, req.name or "", str(e),
+                [(c.owner(res.group_version), managedfields.render_path(c.path)) for c in e.conflicts],
+                res.group) from None
+        if live is None:
+            return await self._create(res, Request(**{**req.__dict__, "verb": "create", "body": new}),
+                                      track=False)
+        new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        return await self._update(res, req, new, track=False)
+
     async def _patch(self, res: Resource, req: Request) -> Response:
+        if req.patch_type == "apply":
+            return await self._apply(res, req)
+        if req.query.get("force"):
+            raise errors.bad_request("force may only be set for apply patches")
         current = await self.store.get(res, req.namespace, req.name or "")
         patched = apply_patch(current, req, res.kind)
         patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -346,6 +418,23 @@ class APIHandler:
             return Response(201, errors.success(code=201))
         raise errors.conflict(res.plural, req.name or "")
 
+    async def _evict(self, res: Resource, req: Request) -> Response:
+        """pods/<name>/eviction: a graceful delete on behalf of a drain (PodDisruptionBudgets
+        come with the disruption controller)."""
+        body = req.body if isinstance(req.body, dict) else {}
+        if body.get("kind", "Eviction") != "Eviction":
+            raise errors.bad_request(f"the body must be an Eviction, not {body.get('kind')!r}")
+        name = (body.get("metadata") or {}).get("name") or req.name
+        if name != req.name:
+            raise errors.bad_request("name in URL does not match name in Eviction object")
+        opts = delete_options(Request(**{**req.__dict__, "body": body.get("deleteOptions") or {}}))
+        if not opts.dry_run:
+            await self.store.delete(res, req.namespace, req.name or "",
+                                    grace_period_seconds=opts.grace_period_seconds,
+                                    precondition_uid=opts.uid,
+                                    precondition_resource_version=opts.resource_version)
+        return Response(201, errors.success(code=201))
+
     async def _scale(self, res: Resource, req: Request) -> Response:
         """<workload>/<name>/scale as an autoscaling/v1 Scale."""
         obj = await self.store.get(res, req.namespace, req.name or "")
@@ -362,7 +451,9 @@ class APIHandler:
             rv = (new.get("metadata") or {}).get("resourceVersion")
             if rv and rv != obj["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, req.name or "", group=res.group)
+            before = json.loads(json.dumps(obj))
             obj.setdefault("spec", {})["replicas"] = replicas
+            self._track(res, req, before, obj)
             obj = await self.store.update(res, req.namespace, obj)
         return Response(200, _to_scale(obj))
 

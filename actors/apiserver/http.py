@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubeapi import errors, openapi
+from kubeapi import errors, openapi, protobuf
 from kubeapi.registry import (AGGREGATED_DISCOVERY_CONTENT_TYPE, aggregated_discovery, api_group_list,
                               api_resource_list, api_versions, by_plural)
 from kubeapi.table import table, wants_table
@@ -58,6 +58,13 @@ class RequestInfo:
 
 def _not_found() -> errors.ApiError:
     return errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+def _method_not_allowed() -> errors.ApiError:
+    """A method no route takes at this path (upstream's generic 405, as for a
+    POST to an item or a PUT to a collection)."""
+    return errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
+                           "requested resource", errors.StatusDetails())
 
 
 def is_resource_path(path: str) -> bool:
@@ -105,6 +112,12 @@ def _truthy(v: Any) -> bool:
     return str(v).lower() in ("true", "1")
 
 
+def _rv_meta(obj: dict) -> dict:
+    """A one-object Table's metadata: the object's resourceVersion, as upstream."""
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    return {"resourceVersion": rv} if rv else {}
+
+
 def status_response(e: errors.ApiError) -> web.Response:
     return web.Response(status=e.code, text=json.dumps(e.status()), content_type=JSON)
 
@@ -118,12 +131,23 @@ def json_response(body: Any, code: int = 200, content_type: str = JSON,
 
 
 def _decode_body(raw: bytes, content_type: str, *, patch: bool) -> Any:
-    """The request body by its media type; 400 on malformed, 415 on unknown types."""
+    """The request body by its media type; 400 on malformed, 415 on unknown types (and on
+    protobuf bodies of kinds :mod:`kubeapi.protobuf` has no schema for)."""
     if not raw:
         return None
     ctype = content_type.split(";")[0].strip().lower()
-    if ctype == "application/vnd.kubernetes.protobuf":
-        raise errors.unsupported_media_type(ctype)
+    if ctype == protobuf.PROTOBUF and not patch:
+        try:
+            return protobuf.decode(raw)
+        except protobuf.UnsupportedKind as e:
+            gv = e.api_version or "<none>"
+            raise errors.ApiError(
+                415, errors.Reason.UNSUPPORTED_MEDIA_TYPE,
+                f"the body of the request was in an unknown format - {protobuf.PROTOBUF} is accepted only "
+                f"for {', '.join(protobuf.supported_kinds())}, not {gv}/{e.kind or '<none>'}; "
+                "send it as application/json or application/yaml") from None
+        except protobuf.ProtobufError as e:
+            raise errors.bad_request(f"couldn't decode the protobuf body: {e}") from None
     yaml_like = ctype in ("application/yaml", "application/apply-patch+yaml")
     if not yaml_like and ctype not in ("", JSON, *PATCH_TYPES):
         raise errors.unsupported_media_type(ctype)
@@ -199,7 +223,7 @@ class HTTPFront:
 
     async def _non_resource(self, request: web.Request, path: str, user: UserInfo) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
-            raise errors.method_not_supported("", request.method)
+            raise _method_not_allowed()
         if not self.authorizer.allow_path(user, path):
             raise errors.forbidden_access(user.name, "get", path=path)
         accept = request.headers.get("Accept", "")
@@ -215,6 +239,8 @@ class HTTPFront:
         if path == "/openapi/v2" or path == "/openapi/v3" or path.startswith("/openapi/v3/"):
             return await self._openapi(path)
         parts = [p for p in path.split("/") if p]
+        if not parts:
+            raise _not_found()
         if parts[0] == "apis" and len(parts) == 2:
             for g in api_group_list()["groups"]:
                 if g["name"] == parts[1]:
@@ -281,15 +307,19 @@ class HTTPFront:
         elif method == "DELETE":
             verb = "delete" if info.name else "deletecollection"
         else:
-            raise errors.method_not_supported(info.resource, method.lower(), info.group)
-        if verb == "create" and info.name and not info.subresource:
-            raise errors.method_not_supported(info.resource, "create", info.group)
+            raise _method_not_allowed()
+        if (verb == "create" and info.name and not info.subresource) or \
+                (verb in ("update", "patch") and not info.name):
+            raise _method_not_allowed()
         ctype = request.headers.get("Content-Type", "")
         patch_type = None
         if verb == "patch":
             patch_type = PATCH_TYPES.get(ctype.split(";")[0].strip().lower())
             if patch_type is None:
                 raise errors.unsupported_media_type(ctype, list(PATCH_TYPES))
+        if verb in ("create", "update", "patch") and not q.get("fieldManager"):
+            # as upstream: a write without a manager is owned by its client's name
+            q["fieldManager"] = (request.headers.get("User-Agent") or "unknown").split("/")[0][:128]
         raw = await request.read() if request.can_read_body else b""
         body = _decode_body(raw, ctype, patch=verb == "patch")
         r = await self.server.handler.handle(Request(
@@ -306,7 +336,7 @@ class HTTPFront:
             if verb == "list":
                 out = table(res, out.get("items") or [], list_meta=out.get("metadata"), include_object=include)
             else:
-                out = table(res, [out], include_object=include)
+                out = table(res, [out], list_meta=_rv_meta(out), include_object=include)
         return json_response(out, r.code, warnings=r.warnings)
 
     async def _watch(self, request: web.Request, info: RequestInfo, q: dict, user: UserInfo) -> web.StreamResponse:
@@ -344,6 +374,7 @@ class HTTPFront:
                 for ev in events:
                     if as_table and ev["type"] in ("ADDED", "MODIFIED", "DELETED"):
                         ev = {"type": ev["type"], "object": table(res, [ev["object"]],
+                                                                  list_meta=_rv_meta(ev["object"]),
                                                                   column_definitions=first_table)}
                         first_table = False
                     lines.append(json.dumps(ev))

@@ -269,3 +269,85 @@ def test_errors_print_as_upstream(control_plane):
     conflict = cp.fails("replace", "-f", "-", input=json.dumps(got))
     assert 'Operation cannot be fulfilled on configmaps "dup": the object has been modified; ' \
            'please apply your changes to the latest version and try again' in conflict
+
+
+def test_apply_server_side(control_plane, tmp_path):
+    cp = control_plane
+    ns = _ns(cp, "ssa")
+    f = tmp_path / "web.yaml"
+    f.write_text(DEPLOYMENT + SIDECAR)
+    assert cp.ok("apply", "--server-side", "-n", ns, "-f", str(f)).strip() == "deployment.apps/web serverside-applied"
+    live = json.loads(cp.ok("get", "-n", ns, "deploy", "web", "-o", "json", "--show-managed-fields"))
+    (entry,) = live["metadata"]["managedFields"]
+    assert entry["manager"] == "kubectl" and entry["operation"] == "Apply"
+    assert 'k:{"name":"sidecar"}' in entry["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]
+    f.write_text(DEPLOYMENT)  # the sidecar leaves the configuration, so the object
+    cp.ok("apply", "--server-side", "-n", ns, "-f", str(f))
+    assert cp.ok("get", "-n", ns, "deploy", "web",
+                 "-o", "jsonpath={.spec.template.spec.containers[*].name}") == "nginx"
+    cp.ok("scale", "-n", ns, "deploy", "web", "--replicas=5")
+    f.write_text(DEPLOYMENT.replace("replicas: 2", "replicas: 3"))
+    err = cp.fails("apply", "--server-side", "-n", ns, "-f", str(f))
+    assert "Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using apps/v1: " \
+           ".spec.replicas" in err
+    cp.ok("apply", "--server-side", "--force-conflicts", "-n", ns, "-f", str(f))
+    assert cp.ok("get", "-n", ns, "deploy", "web", "-o", "jsonpath={.spec.replicas}") == "3"
+    other = tmp_path / "cm.yaml"  # apply creates what is missing
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: made\ndata:\n  a: b\n")
+    cp.ok("apply", "--server-side", "-n", ns, "-f", str(other))
+    assert cp.ok("get", "-n", ns, "configmap", "made", "-o", "jsonpath={.data.a}") == "b"
+
+
+def test_examples_apply_cleanly_and_round_trip(control_plane, tmp_path):
+    cp = control_plane
+    ns = _ns(cp, "examples")
+    examples = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+    created = cp.ok("apply", "-n", ns, "-f", examples).splitlines()
+    assert len(created) == 7 and all(ln.endswith(" created") for ln in created), created
+    again = cp.ok("apply", "-n", ns, "-f", examples).splitlines()
+    assert all(ln.endswith(" unchanged") for ln in again), again
+    for ref in ("deployment/web", "service/web", "configmap/shop-config", "job/migrate",
+                "daemonset/node-agent", "statefulset/db", "service/db"):
+        out = tmp_path / "obj.yaml"
+        out.write_text(cp.ok("get", "-n", ns, ref, "-o", "yaml"))
+        cp.ok("replace", "-f", str(out))  # what get prints is accepted back as it is
+        again = yaml.safe_load(cp.ok("get", "-n", ns, ref, "-o", "yaml"))
+        before = yaml.safe_load(out.read_text())
+        assert again["spec" if "spec" in before else "data"] == before["spec" if "spec" in before else "data"]
+
+
+def test_imperative_generators_expose_nodes_and_logs(control_plane):
+    cp = control_plane
+    # create namespace / configmap / deployment send protobuf bodies
+    assert cp.ok("create", "namespace", "gen").strip() == "namespace/gen created"
+    assert cp.ok("create", "-n", "gen", "configmap", "cfg", "--from-literal=a=b").strip() == "configmap/cfg created"
+    assert cp.ok("get", "-n", "gen", "configmap", "cfg", "-o", "jsonpath={.data.a}") == "b"
+    cp.ok("create", "-n", "gen", "deployment", "api", "--image=nginx:1.27", "--replicas=3", "--port=8080")
+    dep = json.loads(cp.ok("get", "-n", "gen", "deploy", "api", "-o", "json"))
+    assert dep["spec"]["replicas"] == 3 and dep["spec"]["selector"]["matchLabels"] == {"app": "api"}
+    assert dep["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert cp.ok("expose", "-n", "gen", "deployment", "api", "--port=80", "--target-port=8080").strip() == \
+        "service/api exposed"
+    svc = json.loads(cp.ok("get", "-n", "gen", "svc", "api", "-o", "json"))
+    assert svc["spec"]["selector"] == {"app": "api"} and svc["spec"]["ports"][0]["targetPort"] == 8080
+    # a node as a kubelet would register it; describe and wait read it
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a", "labels": {"zone": "a"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                                       "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                       "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                       "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                       "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "raykube", "kernelVersion": "6.1",
+                                    "containerRuntimeVersion": "raykube://1", "machineID": "", "systemUUID": "",
+                                    "bootID": "", "kubeProxyVersion": "", "operatingSystem": "linux",
+                                    "architecture": "amd64"}}}
+    cp.ok("create", "-f", "-", input=json.dumps(node))
+    nodes = cp.ok("get", "nodes").splitlines()
+    assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes[1].split()[:3] == ["node-a", "Ready", "<none>"] and nodes[1].split()[-1] == "v1.32.0"
+    assert "condition met" in cp.ok("wait", "--for=condition=Ready", "node/node-a", "--timeout=20s")
+    described = cp.ok("describe", "node", "node-a")
+    assert "Name:               node-a" in described and "zone=a" in described
+    cp.ok("run", "-n", "gen", "talker", "--image=busybox")
+    err = cp.fails("logs", "-n", "gen", "talker")
+    assert "pods/log is served by the kubelet, and none runs yet: pod talker is not scheduled to a node" in err

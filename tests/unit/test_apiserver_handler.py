@@ -127,7 +127,11 @@ def test_list_selectors_delete_and_errors():
     assert deleted.code == 200 and deleted.body["metadata"]["name"] == "b"
     assert call(h, Request("get", "", "v1", "pods", namespace="team", name="b")).code == 404
     assert call(h, Request("get", "", "v1", "widgets", namespace="team", name="b")).code == 404
-    assert call(h, Request("list", "", "v1", "pods", namespace="team", subresource="exec")).code == 404
+    assert call(h, Request("list", "", "v1", "pods", namespace="team", subresource="exec")).code == 405
+    assert call(h, Request("get", "", "v1", "pods", namespace="team", name="a", subresource="nope")).code == 404
+    logs = call(h, Request("get", "", "v1", "pods", namespace="team", name="a", subresource="log"))
+    assert logs.code == 503 and logs.body["message"] == \
+        "pods/log is served by the kubelet, and none runs yet: pod a is not scheduled to a node"
     dry = call(h, pod_create(pod_body("dry"), dryRun="All"))
     assert dry.code == 201 and call(h, Request("get", "", "v1", "pods", namespace="team", name="dry")).code == 404
 
@@ -204,3 +208,20 @@ def test_scale_subresource_reads_and_writes_replicas():
                           subresource="scale", patch_type="merge", body={"spec": {"replicas": -1}}))
     assert neg.code == 422
     assert call(h, Request("get", "", "v1", "pods", namespace="team", name="x", subresource="scale")).code == 404
+
+
+def test_eviction_deletes_the_pod_gracefully():
+    h = handler()
+    call(h, ns_create("team"), pod_create(pod_body("free")), pod_create(pod_body("bound", nodeName="n1")))
+    ev = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "free", "namespace": "team"}}
+    r = call(h, Request("create", "", "v1", "pods", namespace="team", name="free", subresource="eviction", body=ev))
+    assert r.code == 201 and r.body["status"] == "Success"
+    assert call(h, Request("get", "", "v1", "pods", namespace="team", name="free")).code == 404
+    ev2 = dict(ev, metadata={"name": "bound"}, deleteOptions={"gracePeriodSeconds": 5})
+    r = call(h, Request("create", "", "v1", "pods", namespace="team", name="bound", subresource="eviction", body=ev2))
+    assert r.code == 201
+    marked = call(h, Request("get", "", "v1", "pods", namespace="team", name="bound")).body["metadata"]
+    assert marked["deletionGracePeriodSeconds"] == 5 and "deletionTimestamp" in marked  # the kubelet finishes it
+    wrong = call(h, Request("create", "", "v1", "pods", namespace="team", name="bound", subresource="eviction",
+                            body=dict(ev2, metadata={"name": "other"})))
+    assert wrong.code == 400
