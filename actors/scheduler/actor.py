@@ -1,0 +1,190 @@
+"""kube-scheduler as a Ray actor: N replicas, one active through a Lease.
+
+The active replica runs informers on all pods and nodes through the
+apiserver (Ray transport), feeds them to a :class:`Scheduler`, binds through
+``pods/binding``, marks pods that fit nowhere ``PodScheduled=False`` with
+upstream's message and a ``FailedScheduling`` Event, and carries out
+preemption (``status.nominatedNodeName``, victims deleted gracefully). A
+replica that loses the lease stops scheduling at once and campaigns again
+with fresh state; a new leader rebuilds its cache from the informers, and
+the binding subresource refuses a second binding, so no pod is bound twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from kubeapi import errors
+from kubeapi.client import Client
+from kubeapi.informer import SharedInformer
+from kubeapi.leaderelection import LeaderElectionConfig, LeaderElector
+
+from ..apiserver.actor import NAMESPACE
+from ..apiserver.transport import RayTransport
+from .framework import PostFilterResult, Profile
+from .plugins import REGISTRY, default_profile
+from .scheduler import Scheduler
+
+log = logging.getLogger("raykube.scheduler")
+
+LEASE_NAMESPACE = "kube-system"
+LEASE_NAME = "kube-scheduler"
+
+
+def scheduler_name(index: int) -> str:
+    return f"scheduler-{index}"
+
+
+@dataclass
+class SchedulerConfig:
+    index: int
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    percentage_of_nodes_to_score: int = 0
+    profile: Profile | None = None
+    apiservers: list[Any] = field(default_factory=list)  # handles; empty: find them by name
+    events: bool = True  # FailedScheduling events
+
+
+class _APIBinder:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def bind(self, pod: dict, node: str) -> None:
+        meta = pod["metadata"]
+        await self.client.bind(meta["namespace"], meta["name"], node)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SchedulerActor:
+    def __init__(self, cfg: SchedulerConfig) -> None:
+        self.cfg = cfg
+        self.identity = f"{scheduler_name(cfg.index)}_{os.urandom(4).hex()}"
+        self.client = Client(RayTransport(cfg.apiservers or None))
+        self.started = time.monotonic()
+        self.leading = False
+        self.leader = ""
+        self.scheduler: Scheduler | None = None
+        self.terms_led = 0
+        self._last_message: dict[str, str] = {}
+        self._task = asyncio.get_running_loop().create_task(self._campaign())
+
+    async def _campaign(self) -> None:
+        cfg = self.cfg
+        while True:
+            elector = LeaderElector(LeaderElectionConfig(
+                LEASE_NAME, LEASE_NAMESPACE, self.identity, on_started_leading=self._lead,
+                on_stopped_leading=self._stopped, on_new_leader=self._new_leader,
+                lease_duration=cfg.lease_duration, renew_deadline=cfg.renew_deadline,
+                retry_period=cfg.retry_period), self.client.leases())
+            try:
+                await elector.run()
+            except Exception:  # noqa: BLE001 - campaign again
+                log.exception("%s: leader election failed", self.identity)
+                await asyncio.sleep(cfg.retry_period)
+
+    def _new_leader(self, identity: str) -> None:
+        self.leader = identity
+
+    def _stopped(self) -> None:
+        self.leading = False
+
+    async def _lead(self, lost: asyncio.Event) -> None:
+        """Schedule until leadership is lost."""
+        self.leading = True
+        self.terms_led += 1
+        sched = Scheduler(self.cfg.profile or default_profile(self.cfg.percentage_of_nodes_to_score),
+                          REGISTRY, _APIBinder(self.client), on_unschedulable=self._unschedulable,
+                          on_preempt=self._preempt)
+        self.scheduler = sched
+        pods = SharedInformer(self.client, "pods")
+        nodes = SharedInformer(self.client, "nodes")
+        pods.add_event_handler(on_add=lambda p: sched.on_pod("ADDED", p),
+                               on_update=lambda _o, p: sched.on_pod("MODIFIED", p),
+                               on_delete=lambda p: sched.on_pod("DELETED", getattr(p, "obj", p)))
+        nodes.add_event_handler(on_add=lambda n: sched.on_node("ADDED", n),
+                                on_update=lambda _o, n: sched.on_node("MODIFIED", n),
+                                on_delete=lambda n: sched.on_node("DELETED", getattr(n, "obj", n)))
+        tasks = [asyncio.create_task(inf.run(lost)) for inf in (nodes, pods)]
+        try:
+            await nodes.wait_for_sync(None)
+            await pods.wait_for_sync(None)
+            await sched.run(lost)
+        finally:
+            sched.queue.close()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ reports
+    async def _unschedulable(self, pod: dict, message: str) -> None:
+        meta = pod["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        if self._last_message.get(key) == message:
+            return  # said already
+        self._last_message[key] = message
+        if len(self._last_message) > 100_000:
+            self._last_message.clear()
+        cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+                "lastProbeTime": None, "lastTransitionTime": _now()}
+        try:
+            await self.client.patch("pods", meta["name"], {"status": {"conditions": [cond]}}, meta["namespace"],
+                                    patch_type="strategic", subresource="status")
+            if self.cfg.events:
+                await self.client.create({
+                    "apiVersion": "v1", "kind": "Event",
+                    "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                    "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                                       "namespace": meta["namespace"], "uid": meta.get("uid", "")},
+                    "reason": "FailedScheduling", "message": message, "type": "Warning",
+                    "source": {"component": "default-scheduler"}, "reportingComponent": "default-scheduler",
+                    "firstTimestamp": _now(), "lastTimestamp": _now(), "count": 1})
+        except errors.ApiError as e:
+            if not errors.is_not_found(e):
+                log.warning("reporting %s unschedulable: %s", key, e)
+
+    async def _preempt(self, pod: dict, result: PostFilterResult) -> None:
+        meta = pod["metadata"]
+        try:
+            await self.client.patch("pods", meta["name"], {"status": {"nominatedNodeName": result.nominated_node_name}},
+                                    meta["namespace"], patch_type="merge", subresource="status")
+        except errors.ApiError as e:
+            log.warning("nominating %s/%s: %s", meta["namespace"], meta["name"], e)
+        for victim in result.victims:
+            try:
+                await self.client.delete("pods", victim.name, victim.namespace)
+            except errors.ApiError as e:
+                if not errors.is_not_found(e):
+                    log.warning("preempting %s: %s", victim.key, e)
+
+    async def status(self) -> dict:
+        st: dict[str, Any] = {"index": self.cfg.index, "identity": self.identity, "leading": self.leading,
+                              "leader": self.leader, "terms_led": self.terms_led, "pid": os.getpid(),
+                              "node_id": ray.get_runtime_context().get_node_id(),
+                              "uptime_s": round(time.monotonic() - self.started, 3)}
+        if self.scheduler is not None:
+            st["metrics"] = self.scheduler.metrics.snapshot()
+            st["queue"] = self.scheduler.queue.depths()
+        return st
+
+
+def scheduler_actor_class() -> Any:
+    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=100)(SchedulerActor)
+
+
+def start_schedulers(count: int, first_index: int = 1, **cfg: Any) -> list[Any]:
+    """Start ``count`` detached scheduler replicas (one will lead) and wait until they answer."""
+    handles = [scheduler_actor_class().options(name=scheduler_name(i), namespace=NAMESPACE,
+                                               lifetime="detached").remote(SchedulerConfig(i, **cfg))
+               for i in range(first_index, first_index + count)]
+    ray.get([h.status.remote() for h in handles], timeout=60)
+    return handles
