@@ -128,6 +128,7 @@ def _controlplane_parsers(sub: Any) -> None:
     up.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else raykube's own head)")
     up.add_argument("--etcd", type=int, choices=(1, 3, 5), default=3, help="raftstore members")
     up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas")
+    up.add_argument("--schedulers", type=int, default=1, help="scheduler replicas (one leads)")
     up.add_argument("--data", help="data root directory (default: $RAYKUBE_DATA or a temp dir)")
     up.add_argument("--port", type=int, default=6443,
                     help="HTTPS port of the first apiserver; replica i listens on port+i-1 (default: %(default)s)")
@@ -156,6 +157,9 @@ def _controlplane(a: argparse.Namespace) -> int:
     if a.cmd == "up" and a.apiservers < 1:
         print("raykube: --apiservers must be at least 1", file=sys.stderr)
         return 2
+    if a.cmd == "up" and a.schedulers < 0:
+        print("raykube: --schedulers must not be negative", file=sys.stderr)
+        return 2
     try:
         connect(a.address, start=a.cmd == "up")
     except RayClusterError as e:
@@ -166,7 +170,7 @@ def _controlplane(a: argparse.Namespace) -> int:
             from .kubeconfig import DEFAULT_PATH
             path = a.kubeconfig or DEFAULT_PATH
             controlplane.print_status(controlplane.up(a.etcd, a.apiservers, a.data, port=a.port, host=a.host,
-                                                      kubeconfig=path,
+                                                      kubeconfig=path, schedulers=a.schedulers,
                                                       authorization_mode=a.authorization_mode))
             print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
         elif a.cmd == "kubeconfig":

@@ -14,23 +14,26 @@ from raftstore.cluster import ClusterError, EtcdCluster
 from . import kubeconfig, pki
 from .apiserver.actor import DEFAULT_PORT, NAMESPACE, apiserver_name, start_apiservers
 from .apiserver.auth import MASTERS, UserInfo
+from .scheduler.actor import start_schedulers
 
 ETCD_NAME = "raykube"
 
 
 def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None, *,
        port: int = DEFAULT_PORT, host: str = "127.0.0.1", kubeconfig: str | None = None,
-       authorization_mode: str = "Default") -> dict[str, dict | str]:
+       authorization_mode: str = "Default", schedulers: int = 1) -> dict[str, dict | str]:
     """Start raftstore and the apiservers (HTTPS from ``port`` on, one port per
     replica, with a fresh CA and admin token), and write the kubeconfig."""
     ca, token = pki.new_ca(), pki.new_token()
-    etcd = EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
+    EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
     try:
-        start_apiservers(apiservers, ETCD_NAME, http_port=port, http_host=host, ca=ca,
+        apis = start_apiservers(apiservers, ETCD_NAME, http_port=port, http_host=host, ca=ca,
                          admin_token=token, authorization_mode=authorization_mode,
                          tokens={token: UserInfo("raykube-admin", (MASTERS,))})
+        if schedulers:
+            start_schedulers(schedulers, apiservers=apis)
     except Exception:
-        etcd.down()
+        down()
         raise
     if kubeconfig:
         write_kubeconfig(kubeconfig)
@@ -86,8 +89,13 @@ def print_status(st: dict[str, dict | str]) -> None:
     for name, s in sorted(st.items()):
         if isinstance(s, dict):
             node = str(s.get("node_id", ""))[:12]
-            detail = (f"{s['state']} term {s['term']} applied {s['applied']}" if "state" in s
-                      else f"{s.get('url', 'no HTTP')}  requests {s.get('requests', 0)}")
+            if "state" in s:
+                detail = f"{s['state']} term {s['term']} applied {s['applied']}"
+            elif "leading" in s:
+                detail = (f"{'leading' if s['leading'] else 'standby'}  scheduled "
+                          f"{(s.get('metrics') or {}).get('scheduled', 0)}")
+            else:
+                detail = f"{s.get('url', 'no HTTP')}  requests {s.get('requests', 0)}"
             print(f"{name:<22}{'yes':<9}{node:<14}{detail}")
         else:
             print(f"{name:<22}{'no':<9}{'-':<14}{s}")

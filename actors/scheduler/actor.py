@@ -142,7 +142,8 @@ class SchedulerActor:
             if self.cfg.events:
                 await self.client.create({
                     "apiVersion": "v1", "kind": "Event",
-                    "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+                    # named as upstream's event recorder names them: <object>.<unix nanos in hex>
+                    "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": meta["namespace"]},
                     "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
                                        "namespace": meta["namespace"], "uid": meta.get("uid", "")},
                     "reason": "FailedScheduling", "message": message, "type": "Warning",

@@ -118,6 +118,9 @@ class Scheduler:
         self.percentage = profile.percentage_of_nodes_to_score
         self.next_start_node_index = 0
         self.metrics = Metrics()
+        # pods that preempted: node → the pods nominated there (their room is kept for them)
+        self.nominated: dict[str, dict[str, PodInfo]] = {}
+        self._nominated_node: dict[str, str] = {}
         self._binding: set[asyncio.Task] = set()
         self._bind_slots = asyncio.Semaphore(max_binding_concurrency)
 
@@ -168,10 +171,13 @@ class Scheduler:
         statuses: dict[str, Status] = {}
         start = self.next_start_node_index % n if n else 0
         run_filter = self.framework.run_filter
+        nominated = self.nominated
         evaluated = 0
         for i in range(n):
             ni = nodes[(start + i) % n]
             evaluated += 1
+            if nominated and ni.name in nominated:
+                ni = self._with_nominated(pod, ni)
             st = run_filter(state, pod, ni)
             if st.is_success():
                 feasible.append(ni)
@@ -181,6 +187,29 @@ class Scheduler:
                 statuses[ni.name] = st
         self.next_start_node_index = (start + evaluated) % max(n, 1)
         return feasible, statuses, evaluated
+
+    def _with_nominated(self, pod: PodInfo, ni: NodeInfo) -> NodeInfo:
+        """``ni`` as if the pods nominated to it (of at least this pod's priority)
+        were already there: the room preemption made is kept for them."""
+        others = [p for k, p in self.nominated[ni.name].items() if k != pod.key and p.priority >= pod.priority]
+        if not others:
+            return ni
+        c = ni.clone()
+        for p in others:
+            c.add_pod(p)
+        return c
+
+    def nominate(self, pod: PodInfo, node: str | None) -> None:
+        """Record (or with None, clear) where ``pod`` is nominated to go."""
+        old = self._nominated_node.pop(pod.key, None)
+        if old is not None:
+            pods = self.nominated.get(old, {})
+            pods.pop(pod.key, None)
+            if not pods:
+                self.nominated.pop(old, None)
+        if node:
+            self._nominated_node[pod.key] = node
+            self.nominated.setdefault(node, {})[pod.key] = pod
 
     def _select_host(self, nodes: list[NodeInfo], totals: list[int]) -> str:
         best, best_score, seen = nodes[0].name, totals[0], 1
@@ -204,6 +233,7 @@ class Scheduler:
             await self._failed(q, state, result)
             return result
         self.cache.assume_pod(pod, result.node)
+        self.nominate(pod, None)
         st = self.framework.run_reserve(state, pod, result.node)
         if not st.is_success():
             self.cache.forget_pod(pod.key)
@@ -236,6 +266,7 @@ class Scheduler:
             if st.is_success() and pf is not None:
                 result.post_filter = pf
                 self.metrics.preemptions += 1
+                self.nominate(pod, pf.nominated_node_name)
                 if self.on_preempt is not None:
                     await self.on_preempt(pod.pod, pf)
             elif st.reasons:
@@ -300,6 +331,8 @@ class Scheduler:
         terminal = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         if event == "DELETED" or terminal:
             self.queue.delete(key)
+            if key in self._nominated_node:
+                self.nominate(PodInfo.of(pod), None)
             if self.cache.pod_node(key) is not None:
                 self.cache.remove_pod(key)
                 self.queue.on_event(ClusterEvent("Pod", "Delete"))
