@@ -62,12 +62,13 @@ SKIP = Status(Code.SKIP)
 class CycleState:
     """Per-pod scratch space shared by the plugins of one scheduling cycle."""
 
-    __slots__ = ("_data", "skip_filter", "skip_score")
+    __slots__ = ("_data", "skip_filter", "skip_score", "filters")
 
     def __init__(self) -> None:
         self._data: dict[str, Any] = {}
         self.skip_filter: set[str] = set()  # plugins whose PreFilter said Skip
         self.skip_score: set[str] = set()
+        self.filters: list[Any] | None = None
 
     def write(self, key: str, value: Any) -> None:
         self._data[key] = value
@@ -82,6 +83,7 @@ class CycleState:
         c = CycleState()
         c._data = {k: (v.clone() if hasattr(v, "clone") else v) for k, v in self._data.items()}
         c.skip_filter, c.skip_score = set(self.skip_filter), set(self.skip_score)
+        c.filters = self.filters
         return c
 
 
@@ -229,6 +231,7 @@ class Framework:
             r, st = pl.pre_filter(state, pod, nodes)
             if st.code == Code.SKIP:
                 state.skip_filter.add(pl.name)
+                state.filters = None
                 continue
             if not st.is_success():
                 st.plugin = st.plugin or pl.name
@@ -241,11 +244,12 @@ class Framework:
         return result, SUCCESS
 
     def run_filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        for pl in self.points["filter"]:
-            if pl.name in state.skip_filter:
-                continue
+        filters = state.filters
+        if filters is None:  # the cycle's filters: those whose PreFilter did not skip
+            filters = state.filters = [pl for pl in self.points["filter"] if pl.name not in state.skip_filter]
+        for pl in filters:
             st = pl.filter(state, pod, node)
-            if not st.is_success():
+            if st.code:
                 st.plugin = st.plugin or pl.name
                 return st
         return SUCCESS
@@ -275,30 +279,38 @@ class Framework:
 
     def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]
                   ) -> tuple[list[int], Status]:
-        """Each node's total: every score plugin's normalized score times its weight."""
+        """Each node's total: every score plugin's normalized score times its weight.
+        A plugin may score all nodes at once with ``score_nodes(state, pod, nodes)
+        -> list[int]`` (the fast path); else ``score`` is called per node."""
         totals = [0] * len(nodes)
         for pl in self.points["score"]:
             if pl.name in state.skip_score:
                 continue
-            scores = []
-            for ni in nodes:
-                s, st = pl.score(state, pod, ni)
-                if not st.is_success():
-                    st.plugin = st.plugin or pl.name
-                    return [], st
-                scores.append(NodeScore(ni.name, s))
+            batch = getattr(pl, "score_nodes", None)
+            if batch is not None:
+                raw = batch(state, pod, nodes)
+            else:
+                raw = []
+                for ni in nodes:
+                    s, st = pl.score(state, pod, ni)
+                    if st.code:
+                        st.plugin = st.plugin or pl.name
+                        return [], st
+                    raw.append(s)
             norm = getattr(pl, "normalize_score", None)
             if norm is not None:
+                scores = [NodeScore(ni.name, v) for ni, v in zip(nodes, raw)]
                 st = norm(state, pod, scores)
                 if not st.is_success():
                     st.plugin = st.plugin or pl.name
                     return [], st
+                raw = [ns.score for ns in scores]
             w = self.weights.get(pl.name, 1)
-            for i, ns in enumerate(scores):
-                if not MIN_NODE_SCORE <= ns.score <= MAX_NODE_SCORE:
-                    return [], Status.error(f"plugin {pl.name} returned an invalid score {ns.score} for node "
-                                            f"{ns.name}")
-                totals[i] += ns.score * w
+            for i, v in enumerate(raw):
+                if not MIN_NODE_SCORE <= v <= MAX_NODE_SCORE:
+                    return [], Status.error(f"plugin {pl.name} returned an invalid score {v} for node "
+                                            f"{nodes[i].name}")
+                totals[i] += v * w
         return totals, SUCCESS
 
     # ---------------------------------------------------- reserve / permit

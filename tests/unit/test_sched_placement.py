@@ -704,20 +704,29 @@ def test_pod_topology_spread_filter(name, p, nodes, pods, want):
     assert spread_filter(p, nodes, pods) == want
 
 
+def owned(p: dict, kind: str = "ReplicaSet") -> dict:
+    """``p`` controlled by a workload (default spreading applies to such pods)."""
+    p["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": kind, "name": "owner", "uid": "u1",
+                                         "controller": True}]
+    return p
+
+
 def test_pod_topology_spread_default_constraints_filter():
-    # List defaulting with a hard default constraint: the pod's own labels are the selector
+    # List defaulting with a hard default constraint: a controlled pod's labels are the selector
     args = {"defaultingType": "List", "defaultConstraints": [{"maxSkew": 1, "topologyKey": "node",
                                                               "whenUnsatisfiable": "DoNotSchedule"}]}
     pods = [on("node-a", "w1", app="web"), on("node-a", "w2", app="web"), on("node-b", "w3", app="web"),
             on("node-x", "d1", app="db")]
-    got = spread_filter(pod(labels={"app": "web"}), ZONE_NODES, pods, args)
+    got = spread_filter(owned(pod(labels={"app": "web"})), ZONE_NODES, pods, args)
     assert got == expect(node_a=skewed(), node_b=skewed(), node_x=OK, node_y=OK)
+    # a bare pod (no controller; no Service is known here) gets no default spreading
+    assert spread_filter(pod(labels={"app": "web"}), ZONE_NODES, pods, args) == {n: ("skip",) for n in NODE_NAMES}
     # per-pod labels are left out of that selector: StatefulSet siblings still count
     ss = [on("node-a", "s-0", app="db", **{"statefulset.kubernetes.io/pod-name": "s-0"})]
-    me = pod(labels={"app": "db", "statefulset.kubernetes.io/pod-name": "s-1"})
+    me = owned(pod(labels={"app": "db", "statefulset.kubernetes.io/pod-name": "s-1"}), "StatefulSet")
     assert spread_filter(me, ZONE_NODES, ss, args) == expect(node_a=skewed(), node_b=OK, node_x=OK, node_y=OK)
     # no labels: no default spreading
-    assert spread_filter(pod(), ZONE_NODES, pods, args) == {n: ("skip",) for n in NODE_NAMES}
+    assert spread_filter(owned(pod()), ZONE_NODES, pods, args) == {n: ("skip",) for n in NODE_NAMES}
     # the pod's own constraints replace the defaults
     own = pod(labels={"app": "web"}, spread=[tsc(5, "node", selector=exists("app"))])
     assert spread_filter(own, ZONE_NODES, pods, args) == expect(node_a=OK, node_b=OK, node_x=OK, node_y=OK)
@@ -865,7 +874,7 @@ PTS_SCORE_CASES = [
      pod(labels={"foo": ""}, spread=[soft(3, LABEL_HOSTNAME)]), SPREAD_4321, host_nodes(*ABCD), [], None,
      {"node-a": 44, "node-b": 66, "node-c": 77, "node-d": 100}),
     ("system defaulting, nodes without zone, pods selected by the pod's labels (4/3/2/1)",
-     pod(labels={"foo": ""}), SPREAD_4321, host_nodes(*ABCD), [], {},
+     owned(pod(labels={"foo": ""})), SPREAD_4321, host_nodes(*ABCD), [], {},
      {"node-a": 44, "node-b": 66, "node-c": 77, "node-d": 100}),
     ("one constraint on node, 3 out of 4 nodes are candidates (4/2/1/~3~)",
      pod(labels={"foo": ""}, spread=[soft(1, LABEL_HOSTNAME)]), SPREAD_4213,
@@ -998,7 +1007,7 @@ def test_pod_topology_spread_system_defaults_zone_and_hostname():
     # hostname weight log(4+2) = 1.792; zone domains z1, z2 and "" (node d): weight log(3+2) = 1.609
     # a: 3*1.792+2 + 3*1.609+4 = 16.2 -> 16; b: 2 + 8.83 -> 11; c: 1.792+2 + 1.609+4 -> 9;
     # d: hostname only, 0+2 -> 2. Normalized: 100 * (16 + 2 - s) // 16
-    assert run_score(pl, pod(labels={"app": "web"}), nis) == {"a": 12, "b": 43, "c": 56, "d": 100}
+    assert run_score(pl, owned(pod(labels={"app": "web"})), nis) == {"a": 12, "b": 43, "c": 56, "d": 100}
 
 
 # --------------------------------------------------------------------------------------------

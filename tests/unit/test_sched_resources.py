@@ -802,3 +802,35 @@ def test_framework_filters_and_weighted_scores():
     assert fw.run_filter(state, pinned, nis[4]).is_success()
     assert set(fw.events()) >= {ClusterEvent("Pod", "Delete"), ClusterEvent("Node", "Add"),
                                 ClusterEvent("Node", "Update")}
+
+
+@pytest.mark.parametrize("cls,args", [
+    ("Fit", {}), ("Fit", {"scoringStrategy": {"type": "MostAllocated"}}), ("BalancedAllocation", {}),
+    ("Fit", {"scoringStrategy": {"type": "LeastAllocated",
+                                 "resources": [{"name": "cpu", "weight": 3}, {"name": "memory", "weight": 1}]}}),
+])
+def test_batch_scores_equal_per_node_scores(cls, args):
+    """score_nodes (the fast path) must give exactly what score gives node by node."""
+    import random as _random
+
+    from actors.scheduler.framework import CycleState as _CS
+    from actors.scheduler.nodeinfo import NodeInfo as _NI, PodInfo as _PI
+    from actors.scheduler.plugins import noderesources as nr
+
+    rng = _random.Random(7)
+    plugin = getattr(nr, cls)(args, None)
+    nodes = []
+    for i in range(60):
+        ni = _NI({"metadata": {"name": f"n{i}"}, "status": {"allocatable": {
+            "cpu": str(rng.choice([0, 1, 2, 4, 16])), "memory": f"{rng.choice([0, 1, 8, 64])}Gi", "pods": "110"}}})
+        for j in range(rng.randrange(4)):
+            ni.add_pod(_PI.of({"metadata": {"name": f"p{i}-{j}", "namespace": "x"}, "spec": {"containers": [
+                {"name": "c", "resources": {"requests": {"cpu": f"{rng.randrange(1, 3000)}m",
+                                                          "memory": f"{rng.randrange(1, 9000)}Mi"}}}]}}))
+        nodes.append(ni)
+    for req in ({}, {"cpu": "500m"}, {"cpu": "2", "memory": "3Gi"}):
+        pod = _PI.of({"metadata": {"name": "me", "namespace": "x"},
+                      "spec": {"containers": [{"name": "c", "resources": {"requests": req}}]}})
+        state = _CS()
+        plugin.pre_score(state, pod, nodes)
+        assert plugin.score_nodes(state, pod, nodes) == [plugin.score(state, pod, n)[0] for n in nodes]

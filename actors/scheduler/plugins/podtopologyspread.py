@@ -36,11 +36,13 @@ labelSelector). Upstream gives default constraints the selector of the
 Services, ReplicationControllers, ReplicaSets and StatefulSets that select
 the pod (none: no default spreading). Here, if the handle offers
 ``default_selector(pod) -> LabelSelector | None`` that is used the same way;
-otherwise — no owner information available — the pod's own labels are taken
-as the selector, leaving out labels that are unique to one pod
-(``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index``,
-``batch.kubernetes.io/job-completion-index``) or to one revision
-(``controller-revision-hash``), so that its siblings are the pods spread.
+otherwise a pod controlled by a ReplicaSet, StatefulSet or
+ReplicationController is spread among the pods sharing its labels (leaving
+out labels unique to one pod — ``statefulset.kubernetes.io/pod-name``,
+``apps.kubernetes.io/pod-index``, ``batch.kubernetes.io/job-completion-index``
+— or to one revision, ``controller-revision-hash``), which is what those
+controllers' selectors select; a pod without such an owner gets no default
+spreading, as upstream when no Service selects it.
 """
 from __future__ import annotations
 
@@ -112,6 +114,9 @@ def compile_selector(sel: LabelSelector) -> Matcher:
         pairs = tuple(eq)
         return lambda labels: all(labels.get(k) == v for k, v in pairs)
     return sel.matches
+
+
+SPREAD_OWNER_KINDS = frozenset({"ReplicaSet", "StatefulSet", "ReplicationController"})
 
 
 @dataclass(frozen=True)
@@ -368,6 +373,9 @@ class PodTopologySpread:
         if callable(hook):
             sel = hook(pod.pod)
             return sel if sel is not None else LabelSelector()
+        owners = (pod.pod.get("metadata") or {}).get("ownerReferences") or ()
+        if not any(o.get("controller") and o.get("kind") in SPREAD_OWNER_KINDS for o in owners):
+            return LabelSelector()
         labels = {k: v for k, v in pod.labels.items() if k not in PER_POD_LABELS}
         return selector_from_set(labels) if labels else LabelSelector()
 

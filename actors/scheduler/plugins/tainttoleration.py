@@ -111,6 +111,8 @@ class TaintToleration:
 
     # ----------------------------------------------------------------- score
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
+        if not any(n.taints for n in nodes):
+            return Status(Code.SKIP)  # every node would score the same: nothing to rank
         state.write(PRE_SCORE_STATE_KEY, _PreScoreState(_prefer_no_schedule_tolerations(pod.spec.get("tolerations"))))
         return SUCCESS
 
