@@ -1086,3 +1086,29 @@ def test_framework_runs_the_placement_plugins():
         "4 node(s) didn't match Pod's node affinity/selector.")
     assert {(e.resource, e.action) for e in fw.events()} >= {("Node", "Add"), ("Node", "Update"),
                                                               ("Pod", "Add"), ("Pod", "Delete")}
+
+
+def test_pod_topology_spread_counts_kept_between_cycles_match_a_fresh_count():
+    """Over the scheduler's snapshot, counts are updated per changed node; they
+    must always equal counting everything again."""
+    import random as _random
+
+    rng = _random.Random(3)
+    nodes = [node(f"n{i}", {LABEL_HOSTNAME: f"n{i}", "zone": f"z{i % 3}"}) for i in range(30)]
+    nis = infos(nodes, [])
+    snap = ListSnapshot(nis)
+    pl = PodTopologySpread({}, SimpleHandle(snapshot=snap))
+    me = PodInfo.of(pod(labels={"app": "web"}, spread=[tsc(1, "zone", selector={"matchLabels": {"app": "web"}}),
+                                                        tsc(2, LABEL_HOSTNAME,
+                                                            selector={"matchLabels": {"app": "web"}})]))
+    constraints = pl.get_constraints(me)
+    for step in range(40):
+        target = rng.choice(nis)
+        if target.pods and rng.random() < 0.3:
+            target.remove_pod(target.pods[0].key)
+        else:
+            target.add_pod(PodInfo.of(on(target.name, f"p{step}", app=rng.choice(["web", "db"]))))
+        kept = pl._counts(me, constraints, snap.list())
+        fresh = pl._counts(me, constraints, list(snap.list()))  # not the snapshot's list: counted afresh
+        assert kept == fresh, step
+    assert sum(kept[0].values()) > 5 and len(kept[1]) == 30  # the counts are not trivially empty

@@ -344,6 +344,8 @@ class PodTopologySpread:
     def __init__(self, args: dict | None = None, handle: Any = None) -> None:
         args = args or {}
         self.handle = handle
+        # hard-constraint domain counts kept between cycles, by what they count (see _counts)
+        self._count_cache: dict[tuple, tuple[list, list[dict[str, int]], dict[str, tuple]]] = {}
         defaulting = args.get("defaultingType") or SYSTEM_DEFAULTING
         defaults = list(args.get("defaultConstraints") or ())
         if defaulting not in (SYSTEM_DEFAULTING, LIST_DEFAULTING):
@@ -396,27 +398,67 @@ class PodTopologySpread:
         return self.build_default_constraints(pod, action)
 
     # ---------------------------------------------------------------- filter
+    @staticmethod
+    def _node_contribution(constraints: list[Constraint], inclusion: _NodeInclusion, node: NodeInfo,
+                           ns: str) -> tuple[tuple[int, str, int], ...]:
+        """What ``node`` adds to each constraint's domain counts: (index, domain, pods)."""
+        labels = node.labels
+        if not node_labels_match_constraints(labels, constraints):
+            return ()
+        included = inclusion.node_check(constraints, node)
+        counter = None
+        out = []
+        for i, c in enumerate(constraints):
+            if not included[i]:
+                continue
+            if counter is None:
+                counter = _NodeCounter(node, ns)
+            out.append((i, labels[c.topology_key], counter.count(c)))
+        return tuple(out)
+
+    def _counts(self, pod: PodInfo, constraints: list[Constraint], all_nodes: list[NodeInfo]
+                ) -> list[dict[str, int]]:
+        """Matching pods per domain, per constraint. Over the scheduler's own
+        snapshot the counts are kept between cycles and only nodes whose
+        generation moved are recounted (a cycle changes one node)."""
+        n = len(constraints)
+        inclusion = _NodeInclusion(pod)
+        ns = pod.namespace
+        snap = getattr(self.handle, "snapshot", None)
+        if snap is None or all_nodes is not snap.list():  # a what-if list: count afresh
+            tp: list[dict[str, int]] = [{} for _ in range(n)]
+            for node in all_nodes:
+                for i, value, num in self._node_contribution(constraints, inclusion, node, ns):
+                    tp[i][value] = tp[i].get(value, 0) + num
+            return tp
+        sig = (ns, tuple((c.topology_key, str(c.selector), c.node_affinity_policy, c.node_taints_policy)
+                         for c in constraints),
+               repr((pod.spec.get("nodeSelector"), (pod.spec.get("affinity") or {}).get("nodeAffinity"),
+                     pod.spec.get("tolerations"))))
+        entry = self._count_cache.pop(sig, None)
+        if entry is None or entry[0] is not all_nodes:
+            entry = (all_nodes, [{} for _ in range(n)], {})
+        self._count_cache[sig] = entry  # most recently used last
+        while len(self._count_cache) > 64:
+            self._count_cache.pop(next(iter(self._count_cache)))
+        _, tp, per_node = entry
+        for node in all_nodes:
+            seen = per_node.get(node.name)
+            if seen is not None and seen[0] == node.generation:
+                continue
+            if seen is not None:
+                for i, value, num in seen[1]:
+                    tp[i][value] -= num
+            contrib = self._node_contribution(constraints, inclusion, node, ns)
+            for i, value, num in contrib:
+                tp[i][value] = tp[i].get(value, 0) + num
+            per_node[node.name] = (node.generation, contrib)
+        return [dict(m) for m in tp]  # the cycle's own copy: preemption's what-ifs change it
+
     def _cal_pre_filter_state(self, pod: PodInfo, all_nodes: list[NodeInfo]) -> _PreFilterState:
         constraints = self.get_constraints(pod, DO_NOT_SCHEDULE)
         n = len(constraints)
-        tp: list[dict[str, int]] = [{} for _ in range(n)]
-        if n:
-            inclusion = _NodeInclusion(pod)
-            ns = pod.namespace
-            for node in all_nodes:
-                labels = node.labels
-                if not node_labels_match_constraints(labels, constraints):
-                    continue
-                included = inclusion.node_check(constraints, node)
-                counter = None
-                for i, c in enumerate(constraints):
-                    if not included[i]:
-                        continue
-                    if counter is None:
-                        counter = _NodeCounter(node, ns)
-                    value = labels[c.topology_key]
-                    m = tp[i]
-                    m[value] = m.get(value, 0) + counter.count(c)
+        tp = self._counts(pod, constraints, all_nodes) if n else []
         paths = []
         for i in range(n):
             p = _CriticalPaths()
