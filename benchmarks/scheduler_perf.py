@@ -28,6 +28,7 @@ from typing import Any, Callable
 from benchmarks.etcd_compare import percentile
 
 ZONES = ("zone-a", "zone-b", "zone-c")
+PRIORITY_CLASSES = {1: "perf-low", 1000: "perf-high"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def _pod(name: str, *, cpu: str = "100m", memory: str = "500Mi", priority: int |
     spec: dict[str, Any] = {"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10",
                                             "resources": {"requests": {"cpu": cpu, "memory": memory}}}],
                             "schedulerName": "default-scheduler"}
-    if priority is not None:
+    if priority is not None:  # the class admission resolves (set here too for the core mode)
         spec["priority"] = priority
+        spec["priorityClassName"] = PRIORITY_CLASSES[priority]
     spec.update(extra or {})
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": "sched-perf", "labels": labels or {"app": "perf"}},
@@ -76,7 +78,8 @@ def spread_pod(i: int) -> dict:
 
 
 def low_pod(i: int) -> dict:
-    return _pod(f"low-{i}", cpu="900m", memory="4Gi", priority=1)
+    # no kubelets run here to finish a graceful termination: victims go at once
+    return _pod(f"low-{i}", cpu="900m", memory="4Gi", priority=1, extra={"terminationGracePeriodSeconds": 0})
 
 
 def high_pod(i: int) -> dict:
@@ -196,12 +199,19 @@ async def run_actor(case: Case, apiservers: list[Any], scheduler: Any, *, timeou
 
     client = Client(RayTransport(apiservers))
     await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sched-perf"}})
+    for value, name in PRIORITY_CLASSES.items():
+        await client.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                             "metadata": {"name": name}, "value": value})
+
+    def admitted(p: dict) -> dict:  # the apiserver's Priority admission fills spec.priority in
+        p["spec"].pop("priority", None)
+        return p
     await _create_all(client, [node(i) for i in range(case.nodes)])
     init = []
     for i in range(case.init_pods):
         p = case.init_pod(i)  # type: ignore[misc]
         p["spec"]["nodeName"] = f"node-{i % case.nodes}"
-        init.append(p)
+        init.append(admitted(p))
     await _create_all(client, init)
     before = await scheduler.status.remote()
     base = (before.get("metrics") or {}).get("scheduled", 0)
@@ -220,7 +230,7 @@ async def run_actor(case: Case, apiservers: list[Any], scheduler: Any, *, timeou
                     return
     watcher = asyncio.create_task(watch())
     started = time.perf_counter()
-    await _create_all(client, [case.pod(i) for i in range(case.pods)])
+    await _create_all(client, [admitted(case.pod(i)) for i in range(case.pods)])
     try:
         await asyncio.wait_for(watcher, timeout)
     except asyncio.TimeoutError:

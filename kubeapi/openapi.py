@@ -27,7 +27,7 @@ _PACKAGES = {
     "meta": "io.k8s.apimachinery.pkg.apis.meta.v1",
     "core": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1", "batch": "io.k8s.api.batch.v1",
     "coordination": "io.k8s.api.coordination.v1", "discovery": "io.k8s.api.discovery.v1",
-    "rbac": "io.k8s.api.rbac.v1",
+    "rbac": "io.k8s.api.rbac.v1", "scheduling": "io.k8s.api.scheduling.v1",
 }
 SCALE = "io.k8s.api.autoscaling.v1.Scale"
 _WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation")

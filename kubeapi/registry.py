@@ -610,6 +610,22 @@ _BINDING_COLUMNS = (
 )
 _COLUMNS["rolebindings"] = _BINDING_COLUMNS
 _COLUMNS["clusterrolebindings"] = _BINDING_COLUMNS
+_COLUMNS["priorityclasses"] = (
+    NAME,
+    _col("Value", _int("value"), "value represents the integer value of this priority class. This is the "
+         "actual priority that pods receive when they have the name of this class in their pod spec.",
+         type_="integer"),
+    _col("Global-Default", lambda obj, now: bool(obj.get("globalDefault")),
+         "globalDefault specifies whether this PriorityClass should be considered as the default priority "
+         "for pods that do not have any priority class. Only one PriorityClass can be marked as "
+         "`globalDefault`. However, if more than one PriorityClasses exists with their `globalDefault` "
+         "field set to true, the smallest value of such global default PriorityClasses will be used as "
+         "the default priority.", type_="boolean"),
+    AGE,
+    _col("PreemptionPolicy", lambda obj, now: obj.get("preemptionPolicy") or "",
+         "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, "
+         "PreemptLowerPriority. Defaults to PreemptLowerPriority if unset."),
+)
 
 
 # --------------------------------------------------------------------------- the registry
@@ -670,6 +686,7 @@ REGISTRY: tuple[Resource, ...] = (
     _r("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", False),
     _r("rbac.authorization.k8s.io", "RoleBinding", "rolebindings", True),
     _r("rbac.authorization.k8s.io", "Role", "roles", True),
+    _r("scheduling.k8s.io", "PriorityClass", "priorityclasses", False, short=("pc",)),
     _r("coordination.k8s.io", "Lease", "leases", True),
     _r("discovery.k8s.io", "EndpointSlice", "endpointslices", True),
 )

@@ -1,11 +1,12 @@
-"""Defaulting and validation of workload, coordination, discovery and RBAC objects.
+"""Defaulting and validation of workload, coordination, discovery, scheduling and RBAC objects.
 
 Covers apps/v1 (Deployment, ReplicaSet, DaemonSet, StatefulSet), batch/v1 Job,
-coordination.k8s.io/v1 Lease, discovery.k8s.io/v1 EndpointSlice and rbac.authorization.k8s.io/v1
-(Role, ClusterRole, RoleBinding, ClusterRoleBinding), with upstream's defaults, field paths, error
-types and messages. Everything registers into :data:`kubeapi.defaults.DEFAULTERS` and
-:data:`kubeapi.validation.VALIDATORS` on import; :mod:`kubeapi.validation` imports this module at
-its end, so ``import kubeapi.validation`` is enough.
+coordination.k8s.io/v1 Lease, discovery.k8s.io/v1 EndpointSlice, scheduling.k8s.io/v1
+PriorityClass and rbac.authorization.k8s.io/v1 (Role, ClusterRole, RoleBinding,
+ClusterRoleBinding), with upstream's defaults, field paths, error types and messages. Everything
+registers into :data:`kubeapi.defaults.DEFAULTERS` and :data:`kubeapi.validation.VALIDATORS` on
+import; :mod:`kubeapi.validation` imports this module at its end, so ``import kubeapi.validation``
+is enough.
 
 Pure and synchronous: no I/O, no Ray.
 """
@@ -27,7 +28,7 @@ from kubeapi.field import (
     required,
     too_many,
 )
-from kubeapi.models import apps, batch, coordination, core, discovery, rbac
+from kubeapi.models import apps, batch, coordination, core, discovery, rbac, scheduling
 from kubeapi.models.meta import LabelSelector
 from kubeapi.names import (
     is_dns1035_label,
@@ -52,7 +53,14 @@ from kubeapi.validation import (
 )
 
 __all__ = [
+    "HIGHEST_USER_DEFINABLE_PRIORITY",
     "PERCENT_MSG",
+    "PREEMPTION_POLICIES",
+    "SYSTEM_CLUSTER_CRITICAL",
+    "SYSTEM_CRITICAL_PRIORITY",
+    "SYSTEM_NODE_CRITICAL",
+    "SYSTEM_PRIORITY_CLASSES",
+    "SYSTEM_PRIORITY_CLASS_PREFIX",
     "validate_label_selector",
     "validate_pod_template_spec",
     "validate_positive_int_or_percent",
@@ -698,6 +706,77 @@ def _validate_lease(lease: coordination.Lease, old: coordination.Lease | None) -
     errs.extend(_nonneg(spec.lease_transitions, p.child("leaseTransitions")))
     if spec.preferred_holder and not spec.strategy:
         errs.append(forbidden(p.child("preferredHolder"), "may only be specified if `strategy` is defined"))
+    return errs
+
+
+# --------------------------------------------------------------------------------------------
+# PriorityClass
+# --------------------------------------------------------------------------------------------
+
+HIGHEST_USER_DEFINABLE_PRIORITY = 1_000_000_000
+SYSTEM_CRITICAL_PRIORITY = 2 * HIGHEST_USER_DEFINABLE_PRIORITY
+SYSTEM_PRIORITY_CLASS_PREFIX = "system-"
+SYSTEM_CLUSTER_CRITICAL = SYSTEM_PRIORITY_CLASS_PREFIX + "cluster-critical"
+SYSTEM_NODE_CRITICAL = SYSTEM_PRIORITY_CLASS_PREFIX + "node-critical"
+PREEMPTION_POLICIES = ("PreemptLowerPriority", "Never")
+
+#: The classes only the system may define (upstream's SystemPriorityClasses), as the apiserver
+#: creates them at start.
+SYSTEM_PRIORITY_CLASSES: tuple[dict[str, Any], ...] = (
+    {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+     "metadata": {"name": SYSTEM_NODE_CRITICAL}, "value": SYSTEM_CRITICAL_PRIORITY + 1000,
+     "description": "Used for system critical pods that must not be moved from their current node."},
+    {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+     "metadata": {"name": SYSTEM_CLUSTER_CRITICAL}, "value": SYSTEM_CRITICAL_PRIORITY,
+     "description": "Used for system critical pods that must run in the cluster, but can be moved to "
+                    "another node if necessary."},
+)
+
+
+def _known_system_priority_class_error(pc: scheduling.PriorityClass) -> str | None:
+    """Why ``pc`` is not one of the system classes (upstream IsKnownSystemPriorityClass), or None."""
+    for spc in SYSTEM_PRIORITY_CLASSES:
+        if spc["metadata"]["name"] == pc.metadata.name:
+            if spc["value"] != pc.value:
+                return f"value of {pc.metadata.name} PriorityClass must be {spc['value']}"
+            if bool(pc.global_default):
+                return f"globalDefault of {pc.metadata.name} PriorityClass must be false"
+            return None
+    return f"{pc.metadata.name} is not a known system priority class"
+
+
+@register_defaulter("PriorityClass")
+def _default_priority_class(pc: scheduling.PriorityClass, **_: Any) -> None:
+    if pc.preemption_policy is None:
+        pc.preemption_policy = "PreemptLowerPriority"
+
+
+@register_validator("PriorityClass")
+def _validate_priority_class(pc: scheduling.PriorityClass, old: scheduling.PriorityClass | None) -> ErrorList:
+    if old is not None:
+        errs = validate_object_meta_update(pc.metadata, old.metadata)
+        if pc.value != old.value:
+            errs.append(forbidden(Path("value"), "may not be changed in an update."))
+        if pc.preemption_policy != old.preemption_policy:
+            errs.append(invalid(Path("preemptionPolicy"), pc.preemption_policy, _IMMUTABLE))
+        return errs
+    errs = validate_object_meta(pc.metadata, False, "PriorityClass")
+    if pc.value is None:
+        errs.append(required(Path("value"), ""))
+    elif (pc.metadata.name or "").startswith(SYSTEM_PRIORITY_CLASS_PREFIX):
+        problem = _known_system_priority_class_error(pc)
+        if problem:
+            errs.append(forbidden(Path("metadata", "name"),
+                                  f"priority class names with '{SYSTEM_PRIORITY_CLASS_PREFIX}' prefix are "
+                                  f"reserved for system use only. error: {problem}"))
+    elif pc.value > HIGHEST_USER_DEFINABLE_PRIORITY:
+        errs.append(forbidden(Path("value"), "maximum allowed value of a user defined priority is "
+                                             f"{HIGHEST_USER_DEFINABLE_PRIORITY}"))
+    if pc.preemption_policy is not None:
+        if pc.preemption_policy == "":
+            errs.append(required(Path("preemptionPolicy"), ""))
+        elif pc.preemption_policy not in PREEMPTION_POLICIES:
+            errs.append(not_supported(Path("preemptionPolicy"), pc.preemption_policy, PREEMPTION_POLICIES))
     return errs
 
 

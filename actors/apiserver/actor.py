@@ -60,7 +60,7 @@ class APIServerActor(APIServer):
         self._http_ready = asyncio.Event()
         self._http_error = ""
         loop = asyncio.get_running_loop()
-        self._bootstrap = loop.create_task(self.ensure_system_namespaces())
+        self._bootstrap = loop.create_task(self.ensure_system_objects())
         if cfg.http_port is not None:
             loop.create_task(self._serve_http())
         else:

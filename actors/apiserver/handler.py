@@ -3,9 +3,11 @@
 A :class:`Request` (what an HTTP route or a Ray call decoded) goes through
 the stages upstream has, in order: resolve the resource → authenticate and
 authorize → decode (fieldValidation Strict / Warn / Ignore) → mutating
-admission (defaults, the default service account) → validating admission
-(NamespaceLifecycle) → validation → storage. Every failure is an
-:class:`kubeapi.errors.ApiError`, answered as its ``Status``.
+admission (defaults, the default service account, a pod's priority from its
+PriorityClass) → validating admission (NamespaceLifecycle) → validation →
+validating admission of the validated object (one default PriorityClass) →
+storage. Every failure is an :class:`kubeapi.errors.ApiError`, answered as its
+``Status``.
 """
 from __future__ import annotations
 
@@ -241,7 +243,10 @@ class APIHandler:
                 warnings = [f'unknown field "{p}"' for p in unknown]
         return obj, warnings
 
-    async def _admit(self, res: Resource, req: Request, obj: KubeModel, creating: bool) -> None:
+    async def _admit(self, res: Resource, req: Request, obj: KubeModel, creating: bool, *,
+                     given_priority: int | None = None) -> None:
+        """Admission of a create; ``given_priority`` is the pod's ``spec.priority`` as sent
+        (before defaulting filled it in)."""
         if res.namespaced and creating:
             ns_res = by_plural("", "v1", "namespaces")
             try:
@@ -257,6 +262,70 @@ class APIHandler:
                                        f"because it is being terminated", res.group)
         if creating and res.kind == "Pod" and self.service_accounts:
             await self._admit_service_account(req, obj)
+        if creating and res.kind == "Pod":
+            await self._admit_priority(obj, given_priority)
+
+    async def _admit_validating(self, res: Resource, obj: KubeModel, creating: bool) -> None:
+        """Validating admission, which runs on the validated object."""
+        if res.kind == "PriorityClass":
+            await self._admit_priority_class(obj, creating)
+
+    # ------------------------------------------------------------ Priority
+    async def _priority_classes(self) -> list[dict]:
+        listed = await self.store.list(by_plural("scheduling.k8s.io", "v1", "priorityclasses"))
+        return listed["items"]
+
+    async def _default_priority_class(self) -> dict | None:
+        """The globalDefault class; should a race have left several, the lowest value wins."""
+        defaults = [pc for pc in await self._priority_classes() if pc.get("globalDefault")]
+        return min(defaults, key=lambda pc: pc.get("value", 0)) if defaults else None
+
+    async def _admit_priority(self, pod: Any, given_priority: int | None) -> None:
+        """Priority admission of a new pod: ``spec.priority`` and ``spec.preemptionPolicy`` come
+        from its PriorityClass (or the global default, or 0 and PreemptLowerPriority); a pod may
+        not name a priority or policy of its own that differs."""
+        if pod.spec is None:
+            return  # validation refuses it
+        name = pod.metadata.name or ""
+        if not pod.spec.priority_class_name:
+            pc = await self._default_priority_class()
+            if pc is not None:
+                pod.spec.priority_class_name = pc["metadata"]["name"]
+                priority, policy = pc.get("value", 0), pc.get("preemptionPolicy")
+            else:
+                priority, policy = 0, "PreemptLowerPriority"
+        else:
+            try:
+                pc = await self.store.get(by_plural("scheduling.k8s.io", "v1", "priorityclasses"), None,
+                                          pod.spec.priority_class_name)
+            except errors.ApiError as e:
+                if errors.is_not_found(e):
+                    raise errors.forbidden("pods", name, f"no PriorityClass with name "
+                                                         f"{pod.spec.priority_class_name} was found") from None
+                raise
+            priority, policy = pc.get("value", 0), pc.get("preemptionPolicy")
+        if given_priority is not None and given_priority != priority:
+            raise errors.forbidden("pods", name, f"the integer value of priority ({given_priority}) must not "
+                                                 f"be provided in pod spec; priority admission controller "
+                                                 f"computed {priority} from the given PriorityClass name")
+        pod.spec.priority = priority
+        if policy is not None:
+            if pod.spec.preemption_policy is not None and pod.spec.preemption_policy != policy:
+                raise errors.forbidden("pods", name, f"the string value of PreemptionPolicy "
+                                                     f"({pod.spec.preemption_policy}) must not be provided in "
+                                                     f"pod spec; priority admission controller computed "
+                                                     f"{policy} from the given PriorityClass name")
+            pod.spec.preemption_policy = policy
+
+    async def _admit_priority_class(self, pc: Any, creating: bool) -> None:
+        """Only one PriorityClass may be the global default."""
+        if not pc.global_default:
+            return
+        current = await self._default_priority_class()
+        if current is not None and (creating or current["metadata"]["name"] != pc.metadata.name):
+            raise errors.forbidden("priorityclasses", pc.metadata.name or "",
+                                   f"PriorityClass {current['metadata']['name']} is already marked as "
+                                   f"default. Only one default can exist", "scheduling.k8s.io")
 
     async def _admit_service_account(self, req: Request, pod: Any) -> None:
         """ServiceAccount admission: the pod's account must exist; its
@@ -294,9 +363,11 @@ class APIHandler:
         obj, warnings = self._decode(res, req, body)
         if res.namespaced:
             obj.metadata.namespace = req.namespace
+        given_priority = obj.spec.priority if res.kind == "Pod" and obj.spec is not None else None
         apply_defaults(res.kind, obj)
-        await self._admit(res, req, obj, creating=True)
+        await self._admit(res, req, obj, creating=True, given_priority=given_priority)
         body = self._validated(res, obj, None)
+        await self._admit_validating(res, obj, creating=True)
         prepare_for_create(res.kind, body)
         if track:
             self._track(res, req, None, body)
@@ -317,8 +388,15 @@ class APIHandler:
         obj, warnings = self._decode(res, req, body)
         if res.namespaced:
             obj.metadata.namespace = req.namespace
+        if res.kind == "Pod" and obj.spec is not None and old.spec is not None:
+            # what Priority admission set at create stays, when an update leaves it out
+            if obj.spec.priority is None:
+                obj.spec.priority = old.spec.priority
+            if obj.spec.preemption_policy is None:
+                obj.spec.preemption_policy = old.spec.preemption_policy
         apply_defaults(res.kind, obj, service_account=False)
         merged = self._validated(res, obj, old)
+        await self._admit_validating(res, obj, creating=False)
         canonicalize(res.kind, merged)
         merged.setdefault("metadata", {})["resourceVersion"] = \
             (body.get("metadata") or {}).get("resourceVersion") or ""

@@ -8,6 +8,7 @@ simulations run it in-process over a LocalKV.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from typing import Any, AsyncIterator, Protocol
@@ -15,6 +16,7 @@ from typing import Any, AsyncIterator, Protocol
 from kubeapi import errors
 from kubeapi.registry import REGISTRY, Resource, by_plural
 from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
+from kubeapi.validation_apps import SYSTEM_PRIORITY_CLASSES
 from raftstore.mvcc import CompactedError
 
 from .auth import CLUSTER_ADMIN, Authorizer, UserInfo
@@ -162,15 +164,18 @@ class APIServer:
             events = [cache.bookmark_event(cursor)]
         return {"code": 200, "events": events, "resourceVersion": str(cursor)}
 
-    async def ensure_system_namespaces(self, retry: float = 0.5) -> None:
-        """Create default, kube-system, kube-public and kube-node-lease if missing,
-        as upstream's apiserver does at start (retrying until raftstore answers)."""
-        for ns in SYSTEM_NAMESPACES:
+    async def ensure_system_objects(self, retry: float = 0.5) -> None:
+        """What upstream's apiserver creates at start, if missing: the namespaces
+        default, kube-system, kube-public and kube-node-lease, then the system
+        PriorityClasses (retrying each until raftstore answers)."""
+        wanted = [("", "namespaces", {"metadata": {"name": ns}}) for ns in SYSTEM_NAMESPACES] + \
+            [("scheduling.k8s.io", "priorityclasses", pc) for pc in SYSTEM_PRIORITY_CLASSES]
+        for group, resource, body in wanted:
             while True:
-                r = await self.request("create", "", "v1", "namespaces", body={"metadata": {"name": ns}})
+                r = await self.request("create", group, "v1", resource, body=copy.deepcopy(body))
                 if r["code"] in (201, 409):
                     break
-                log.warning("creating namespace %s: %s", ns, r["body"].get("message"))
+                log.warning("creating %s %s: %s", resource, body["metadata"]["name"], r["body"].get("message"))
                 await asyncio.sleep(retry)
 
     async def etcd_ok(self, timeout: float = 2.0) -> bool:

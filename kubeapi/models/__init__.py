@@ -6,7 +6,7 @@
 :class:`KubeModel`, top-level kinds subclass :class:`KubeObject` and fix ``api_version`` and
 ``kind`` as defaults.
 """
-from . import apps, batch, coordination, core, discovery, meta, rbac
+from . import apps, batch, coordination, core, discovery, meta, rbac, scheduling
 from .apps import (
     ControllerRevision,
     ControllerRevisionList,
@@ -64,6 +64,7 @@ from .rbac import (
     RoleBindingList,
     RoleList,
 )
+from .scheduling import PriorityClass, PriorityClassList
 
 __all__ = [
     "Binding",
@@ -101,6 +102,8 @@ __all__ = [
     "PersistentVolumeClaim",
     "Pod",
     "PodList",
+    "PriorityClass",
+    "PriorityClassList",
     "ReplicaSet",
     "ReplicaSetList",
     "Role",
@@ -125,6 +128,7 @@ __all__ = [
     "discovery",
     "meta",
     "rbac",
+    "scheduling",
     "to_camel",
     "to_json",
     "unknown_fields",

@@ -1,4 +1,4 @@
-"""apps/v1, batch/v1, discovery.k8s.io/v1, coordination.k8s.io/v1 and
+"""apps/v1, batch/v1, discovery.k8s.io/v1, coordination.k8s.io/v1, scheduling.k8s.io/v1 and
 rbac.authorization.k8s.io/v1 models: exact JSON round trips, upstream's schemas, unknown
 fields, omitempty, wire names and type strictness.
 
@@ -18,7 +18,7 @@ import kubernetes_validate
 import pytest
 from pydantic import ValidationError
 
-from kubeapi.models import apps, base, batch, coordination, core, discovery, rbac
+from kubeapi.models import apps, base, batch, coordination, core, discovery, rbac, scheduling
 from kubeapi.models import (
     ClusterRole,
     ClusterRoleBinding,
@@ -39,6 +39,8 @@ from kubeapi.models import (
     LeaseList,
     ObjectMeta,
     PersistentVolumeClaim,
+    PriorityClass,
+    PriorityClassList,
     ReplicaSet,
     ReplicaSetList,
     Role,
@@ -534,6 +536,26 @@ CLUSTERROLEBINDING: dict[str, Any] = {
                 "name": "system:node-health"},
 }
 
+HIGH_PRIORITY_CLASS: dict[str, Any] = {
+    "apiVersion": "scheduling.k8s.io/v1",
+    "kind": "PriorityClass",
+    "metadata": {"name": "high-priority", "uid": "2c3e0b7e-0a51-4b1d-9d43-2f6a3c1d9e01",
+                 "resourceVersion": "4411", "creationTimestamp": "2024-05-01T12:00:00Z"},
+    "value": 1000000,
+    "description": "This priority class should be used for XYZ service pods only.",
+    "preemptionPolicy": "PreemptLowerPriority",
+}
+
+# A system class as the apiserver stores it.
+SYSTEM_PRIORITY_CLASS: dict[str, Any] = {
+    "apiVersion": "scheduling.k8s.io/v1",
+    "kind": "PriorityClass",
+    "metadata": {"name": "system-node-critical"},
+    "value": 2000001000,
+    "description": "Used for system critical pods that must not be moved from their current node.",
+    "preemptionPolicy": "PreemptLowerPriority",
+}
+
 MANIFESTS: list[tuple[str, type[KubeObject], dict[str, Any]]] = [
     ("nginx-deployment", Deployment, NGINX_DEPLOYMENT),
     ("recreate-deployment", Deployment, RECREATE_DEPLOYMENT),
@@ -548,6 +570,8 @@ MANIFESTS: list[tuple[str, type[KubeObject], dict[str, Any]]] = [
     ("empty-endpointslice", EndpointSlice, EMPTY_ENDPOINT_SLICE),
     ("node-lease", Lease, NODE_LEASE),
     ("leader-lease", Lease, LEADER_LEASE),
+    ("priorityclass", PriorityClass, HIGH_PRIORITY_CLASS),
+    ("system-priorityclass", PriorityClass, SYSTEM_PRIORITY_CLASS),
     ("role", Role, POD_READER_ROLE),
     ("empty-role", Role, EMPTY_ROLE),
     ("aggregated-clusterrole", ClusterRole, AGGREGATED_CLUSTERROLE),
@@ -578,6 +602,8 @@ LISTS: list[tuple[str, type[KubeObject], dict[str, Any]]] = [
     ("EndpointSliceList", EndpointSliceList,
      _list_of(EndpointSliceList, ENDPOINT_SLICE, EMPTY_ENDPOINT_SLICE)),
     ("LeaseList", LeaseList, _list_of(LeaseList, NODE_LEASE, LEADER_LEASE)),
+    ("PriorityClassList", PriorityClassList,
+     _list_of(PriorityClassList, HIGH_PRIORITY_CLASS, SYSTEM_PRIORITY_CLASS)),
     ("RoleList", RoleList, _list_of(RoleList, POD_READER_ROLE, EMPTY_ROLE)),
     ("ClusterRoleList", ClusterRoleList, _list_of(ClusterRoleList, AGGREGATED_CLUSTERROLE, CLUSTERROLE)),
     ("RoleBindingList", RoleBindingList, _list_of(RoleBindingList, ROLEBINDING)),
@@ -611,6 +637,7 @@ _PREFIXES = {
     batch.__name__: "io.k8s.api.batch.v1.",
     discovery.__name__: "io.k8s.api.discovery.v1.",
     coordination.__name__: "io.k8s.api.coordination.v1.",
+    scheduling.__name__: "io.k8s.api.scheduling.v1.",
     rbac.__name__: "io.k8s.api.rbac.v1.",
     core.__name__: "io.k8s.api.core.v1.",
 }
@@ -636,7 +663,7 @@ EMBEDDED_CORE_MODELS = [
 ]
 
 ALL_MODELS = (_models_of(apps) + _models_of(batch) + _models_of(discovery) + _models_of(coordination)
-              + _models_of(rbac) + EMBEDDED_CORE_MODELS)
+              + _models_of(scheduling) + _models_of(rbac) + EMBEDDED_CORE_MODELS)
 
 # --------------------------------------------------------------------------------------------
 # Round trips and upstream's schemas
@@ -867,6 +894,8 @@ def test_omitempty_counters_are_left_out_and_pointers_kept() -> None:
     assert to_json(JobStatus(active=0, succeeded=0, failed=0, terminating=0, ready=0,
                              completed_indexes="")) == {"terminating": 0, "ready": 0}
     assert to_json(LeaseSpec(lease_transitions=0, holder_identity="")) == {"leaseTransitions": 0}
+    assert to_json(PriorityClass(value=0, global_default=False, description="")) == {
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {}, "value": 0}
     assert to_json(EndpointConditions(ready=False)) == {"ready": False}
     assert to_json(discovery.EndpointPort(name="", port=53)) == {"name": "", "port": 53}
     assert to_json(discovery.EndpointPort(port=53)) == {"port": 53}
@@ -914,6 +943,8 @@ def test_volume_claim_templates_are_full_claims() -> None:
     (Job, "batch", "v1", "Job"), (JobList, "batch", "v1", "JobList"),
     (EndpointSlice, "discovery.k8s.io", "v1", "EndpointSlice"),
     (Lease, "coordination.k8s.io", "v1", "Lease"),
+    (PriorityClass, "scheduling.k8s.io", "v1", "PriorityClass"),
+    (PriorityClassList, "scheduling.k8s.io", "v1", "PriorityClassList"),
     (Role, "rbac.authorization.k8s.io", "v1", "Role"),
     (ClusterRole, "rbac.authorization.k8s.io", "v1", "ClusterRole"),
     (RoleBinding, "rbac.authorization.k8s.io", "v1", "RoleBinding"),
@@ -970,6 +1001,10 @@ def test_wire_names_that_no_rule_produces() -> None:
     (LeaseSpec, {"renewTime": "2024-05-01 12:00:00"}, ("renewTime",)),
     (LeaseSpec, {"leaseDurationSeconds": 2**31}, ("leaseDurationSeconds",)),
     (LeaseSpec, {"leaseTransitions": "1"}, ("leaseTransitions",)),
+    (PriorityClass, {"metadata": {"name": "p"}}, ("value",)),
+    (PriorityClass, {"value": "1000"}, ("value",)),
+    (PriorityClass, {"value": 2**31}, ("value",)),
+    (PriorityClass, {"value": 1, "globalDefault": "true"}, ("globalDefault",)),
     (PolicyRule, {"verbs": "get"}, ("verbs",)),
     (PolicyRule, {"resources": ["pods"]}, ("verbs",)),
     (RoleBinding, {"subjects": []}, ("roleRef",)),

@@ -17,7 +17,7 @@ EXPECTED = {
     ("discovery.k8s.io", "endpointslices"), ("coordination.k8s.io", "leases"),
     ("rbac.authorization.k8s.io", "roles"), ("rbac.authorization.k8s.io", "clusterroles"),
     ("rbac.authorization.k8s.io", "rolebindings"), ("rbac.authorization.k8s.io", "clusterrolebindings"),
-    ("batch", "jobs"),
+    ("batch", "jobs"), ("scheduling.k8s.io", "priorityclasses"),
 }
 
 
@@ -36,6 +36,7 @@ def test_registry_has_exactly_the_resources_and_unique_identities() -> None:
     ("leases.coordination.k8s.io", "leases", "coordination.k8s.io"),
     ("clusterrolebinding", "clusterrolebindings", "rbac.authorization.k8s.io"),
     ("endpointslice", "endpointslices", "discovery.k8s.io"),
+    ("pc", "priorityclasses", "scheduling.k8s.io"), ("priorityclass", "priorityclasses", "scheduling.k8s.io"),
 ])
 def test_resolve_kubectl_names(name: str, plural: str, group: str) -> None:
     r = resolve(name)
@@ -200,7 +201,8 @@ def test_aggregated_discovery_core() -> None:
 def test_aggregated_discovery_apps_group() -> None:
     doc = registry.aggregated_discovery("apis")
     names = [i["metadata"]["name"] for i in doc["items"]]
-    assert names == ["apps", "batch", "rbac.authorization.k8s.io", "coordination.k8s.io", "discovery.k8s.io"]
+    assert names == ["apps", "batch", "rbac.authorization.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
+                     "discovery.k8s.io"]
     apps = doc["items"][0]
     status = {"get", "patch", "update"}
     assert [r["resource"] for r in apps["versions"][0]["resources"]] == \
