@@ -13,9 +13,7 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -115,34 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     sizes = dict(QUICK if a.quick else FULL)
     if a.creates:
         sizes["creates"] = a.creates
-    import ray
-
     from actors import pki
     from actors.apiserver.actor import start_apiservers
     from actors.apiserver.auth import MASTERS, UserInfo
-    from raftstore.cluster import EtcdCluster
+    from benchmarks.local_plane import local_plane
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR", namespace="raykube")
-    data = tempfile.mkdtemp(prefix="raykube-bench-api-")
-    etcd = None
-    apis: list[Any] = []
-    try:
-        etcd = EtcdCluster.start(f"benchapi{os.getpid()}", 3, data_root=data)
+    with local_plane("benchapi") as (etcd, handles, base):
         token = pki.new_token()
-        apis = start_apiservers(a.apiservers, etcd.name, first_index=1000 + os.getpid() % 1000 * 10,
+        apis = start_apiservers(a.apiservers, etcd.name, first_index=base,
                                 **(dict(http_port=0, ca=pki.new_ca(), admin_token=token,
                                         tokens={token: UserInfo("bench", (MASTERS,))}) if a.http else {}))
+        handles += apis
         res = asyncio.run(run_creates(http_clients(apis) if a.http else ray_clients(apis), **sizes))
         res["transport"] = "https" if a.http else "ray"
-    finally:
-        for h in apis:
-            ray.kill(h, no_restart=True)
-        if etcd is not None:
-            etcd.down()
-        shutil.rmtree(data, ignore_errors=True)
-        ray.shutdown()
     print(format_table(res))
     if a.json:
         with open(a.json, "w") as f:

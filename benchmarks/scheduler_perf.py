@@ -248,35 +248,15 @@ async def run_actor(case: Case, apiservers: list[Any], scheduler: Any, *, timeou
 
 def run_actor_standalone(case: Case) -> dict[str, Any]:
     """Start a local Ray and a control plane for one case, run it, tear it down."""
-    import shutil
-    import tempfile
-
-    import ray
-
     from actors.apiserver.actor import start_apiservers
     from actors.scheduler.actor import start_schedulers
-    from raftstore.cluster import EtcdCluster
+    from benchmarks.local_plane import local_plane
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR", namespace="raykube")
-    data = tempfile.mkdtemp(prefix="raykube-bench-sched-")
-    etcd = None
-    handles: list[Any] = []
-    try:
-        etcd = EtcdCluster.start(f"benchsched{os.getpid()}", 3, data_root=data)
-        base = 3000 + os.getpid() % 1000 * 10
+    with local_plane("benchsched") as (etcd, handles, base):
         apis = start_apiservers(1, etcd.name, first_index=base)
         handles += apis
         handles += start_schedulers(1, first_index=base, apiservers=apis, events=False)
         return asyncio.run(run_actor(case, apis, handles[-1]))
-    finally:
-        for h in handles:
-            ray.kill(h, no_restart=True)
-        if etcd is not None:
-            etcd.down()
-        shutil.rmtree(data, ignore_errors=True)
-        ray.shutdown()
 
 
 # ------------------------------------------------------------------- table

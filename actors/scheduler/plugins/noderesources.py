@@ -381,8 +381,31 @@ class _FitPreFilterState:
         return self
 
 
-class Fit:
+class _AllocationScoring:
+    """PreScore / Score of the plugins that score by resource allocation: the
+    pod's requests are read once per cycle (under ``_state_key``)."""
+
+    _state_key: str
+    scorer: _ResourceAllocationScorer
+
+    def _requests(self, state: CycleState, pod: PodInfo) -> list[int]:
+        s = state.get(self._state_key)
+        return s.pod_requests if isinstance(s, _PreScoreState) else self.scorer.pod_requests(pod)
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
+        state.write(self._state_key, _PreScoreState(self.scorer.pod_requests(pod)))
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status]:
+        return self.scorer.score(node, self._requests(state, pod)), SUCCESS
+
+    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        return self.scorer.score_all(nodes, self._requests(state, pod))
+
+
+class Fit(_AllocationScoring):
     name = FIT_NAME
+    _state_key = FIT_PRE_SCORE_STATE_KEY
 
     def __init__(self, args: dict | None = None, handle: Any = None) -> None:
         args = args or {}
@@ -442,19 +465,6 @@ class Fit:
         return SUCCESS
 
     # ----------------------------------------------------------------- score
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
-        state.write(FIT_PRE_SCORE_STATE_KEY, _PreScoreState(self.scorer.pod_requests(pod)))
-        return SUCCESS
-
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status]:
-        s = state.get(FIT_PRE_SCORE_STATE_KEY)
-        reqs = s.pod_requests if isinstance(s, _PreScoreState) else self.scorer.pod_requests(pod)
-        return self.scorer.score(node, reqs), SUCCESS
-
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        s = state.get(FIT_PRE_SCORE_STATE_KEY)
-        reqs = s.pod_requests if isinstance(s, _PreScoreState) else self.scorer.pod_requests(pod)
-        return self.scorer.score_all(nodes, reqs)
 
 
 def insufficient_resources(s: _FitPreFilterState, node: NodeInfo) -> list[str]:
@@ -483,8 +493,9 @@ def insufficient_resources(s: _FitPreFilterState, node: NodeInfo) -> list[str]:
 # BalancedAllocation
 # --------------------------------------------------------------------------------------------
 
-class BalancedAllocation:
+class BalancedAllocation(_AllocationScoring):
     name = BALANCED_ALLOCATION_NAME
+    _state_key = BALANCED_PRE_SCORE_STATE_KEY
 
     def __init__(self, args: dict | None = None, handle: Any = None) -> None:
         self.handle = handle
@@ -494,16 +505,3 @@ class BalancedAllocation:
     def events_to_register(self) -> list[ClusterEvent]:
         return []
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
-        state.write(BALANCED_PRE_SCORE_STATE_KEY, _PreScoreState(self.scorer.pod_requests(pod)))
-        return SUCCESS
-
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status]:
-        s = state.get(BALANCED_PRE_SCORE_STATE_KEY)
-        reqs = s.pod_requests if isinstance(s, _PreScoreState) else self.scorer.pod_requests(pod)
-        return self.scorer.score(node, reqs), SUCCESS
-
-    def score_nodes(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        s = state.get(BALANCED_PRE_SCORE_STATE_KEY)
-        reqs = s.pod_requests if isinstance(s, _PreScoreState) else self.scorer.pod_requests(pod)
-        return self.scorer.score_all(nodes, reqs)
