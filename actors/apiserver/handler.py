@@ -11,6 +11,7 @@ storage. Every failure is an :class:`kubeapi.errors.ApiError`, answered as its
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import uuid
@@ -30,7 +31,7 @@ from kubeapi.strategicpatch import StrategicPatchError, apply_strategic_merge_pa
 from kubeapi.strategy import canonicalize, generate_job_selector, prepare_for_create
 from kubeapi.validation import validate
 
-from .storage import PROPAGATION_POLICIES, ObjectStore, _now_rfc3339
+from .storage import PROPAGATION_POLICIES, ObjectStore
 
 # kind -> model class, from every top-level kind the models package defines
 MODELS: dict[tuple[str, str], type[KubeModel]] = {
@@ -415,7 +416,7 @@ class APIHandler:
             new.setdefault("metadata", {})["managedFields"] = \
                 (old.get("metadata") or {}).get("managedFields") or []
         if manager:
-            managedfields.track_update(old, new, res.kind, manager, now=_now_rfc3339(self.store.clock),
+            managedfields.track_update(old, new, res.kind, manager, now=self.store.now(),
                                        api_version=res.group_version, subresource=req.subresource)
         elif old is not None and not new["metadata"]["managedFields"]:
             new["metadata"].pop("managedFields")
@@ -445,14 +446,14 @@ class APIHandler:
         try:
             new = managedfields.apply(live, body, res.kind, manager,
                                       force=str(req.query.get("force", "")).lower() == "true",
-                                      now=_now_rfc3339(self.store.clock), api_version=res.group_version)
+                                      now=self.store.now(), api_version=res.group_version)
         except managedfields.ApplyConflict as e:
             raise errors.apply_conflict(
                 res.plural, req.name or "", str(e),
                 [(c.owner(res.group_version), managedfields.render_path(c.path)) for c in e.conflicts],
                 res.group) from None
         if live is None:
-            return await self._create(res, Request(**{**req.__dict__, "verb": "create", "body": new}),
+            return await self._create(res, dataclasses.replace(req, verb="create", body=new),
                                       track=False)
         new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
         return await self._update(res, req, new, track=False)
@@ -505,7 +506,7 @@ class APIHandler:
         name = (body.get("metadata") or {}).get("name") or req.name
         if name != req.name:
             raise errors.bad_request("name in URL does not match name in Eviction object")
-        opts = delete_options(Request(**{**req.__dict__, "body": body.get("deleteOptions") or {}}))
+        opts = delete_options(dataclasses.replace(req, body=body.get("deleteOptions") or {}))
         if not opts.dry_run:
             await self.store.delete(res, req.namespace, req.name or "",
                                     grace_period_seconds=opts.grace_period_seconds,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import json
 import random
 import time
@@ -19,6 +18,7 @@ import uuid
 from typing import Any, AsyncIterator, Callable, Protocol
 
 from kubeapi import errors, field
+from kubeapi.models.base import format_time
 from kubeapi.names import generate_name
 from kubeapi.registry import Resource
 from kubeapi.selectors import FieldSelector, LabelSelector, object_fields
@@ -75,10 +75,6 @@ class LocalKV:
         return res
 
 
-def _now_rfc3339(clock: Callable[[], float]) -> str:
-    return dt.datetime.fromtimestamp(clock(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _encode(obj: dict) -> bytes:
     meta = obj.get("metadata") or {}
     if "resourceVersion" in meta:
@@ -117,6 +113,10 @@ class ObjectStore:
         self.kv = kv
         self.clock = clock or time.time
         self.rng = rng or random.Random()
+
+    def now(self) -> str:
+        """The store clock's time as objects carry it (``metav1.Time``)."""
+        return format_time(self.clock())
 
     # ------------------------------------------------------------------ read
     async def get(self, res: Resource, namespace: str | None, name: str) -> dict:
@@ -200,7 +200,7 @@ class ObjectStore:
             if not name:
                 raise errors.invalid(res.kind, "", [field.required(
                     "metadata.name", "name or generateName is required")], res.group)
-            meta.update(uid=uid or str(uuid.uuid4()), creationTimestamp=_now_rfc3339(self.clock), generation=1)
+            meta.update(uid=uid or str(uuid.uuid4()), creationTimestamp=self.now(), generation=1)
             meta.pop("resourceVersion", None)
             key = res.key(namespace, name).encode()
             r = await self.kv.txn([{"key": key, "target": "version", "result": "=", "value": 0}],
@@ -293,7 +293,7 @@ class ObjectStore:
             if marking or finalizers != (meta.get("finalizers") or []):
                 marked = json.loads(json.dumps(current))
                 mm = marked["metadata"]
-                mm.setdefault("deletionTimestamp", _now_rfc3339(self.clock))
+                mm.setdefault("deletionTimestamp", self.now())
                 if finalizers:
                     mm["finalizers"] = finalizers
                 else:

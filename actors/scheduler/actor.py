@@ -12,7 +12,6 @@ the binding subresource refuses a second binding, so no pod is bound twice.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import os
 import time
@@ -25,6 +24,7 @@ from kubeapi import errors
 from kubeapi.client import Client
 from kubeapi.informer import SharedInformer
 from kubeapi.leaderelection import LeaderElectionConfig, LeaderElector
+from kubeapi.models.base import format_time
 
 from ..apiserver.actor import NAMESPACE
 from ..apiserver.transport import RayTransport
@@ -61,10 +61,6 @@ class _APIBinder:
     async def bind(self, pod: dict, node: str) -> None:
         meta = pod["metadata"]
         await self.client.bind(meta["namespace"], meta["name"], node)
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SchedulerActor:
@@ -135,7 +131,7 @@ class SchedulerActor:
         if len(self._last_message) > 100_000:
             self._last_message.clear()
         cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                "lastProbeTime": None, "lastTransitionTime": _now()}
+                "lastProbeTime": None, "lastTransitionTime": format_time(time.time())}
         try:
             await self.client.patch("pods", meta["name"], {"status": {"conditions": [cond]}}, meta["namespace"],
                                     patch_type="strategic", subresource="status")
@@ -148,7 +144,7 @@ class SchedulerActor:
                                        "namespace": meta["namespace"], "uid": meta.get("uid", "")},
                     "reason": "FailedScheduling", "message": message, "type": "Warning",
                     "source": {"component": "default-scheduler"}, "reportingComponent": "default-scheduler",
-                    "firstTimestamp": _now(), "lastTimestamp": _now(), "count": 1})
+                    "firstTimestamp": format_time(time.time()), "lastTimestamp": format_time(time.time()), "count": 1})
         except errors.ApiError as e:
             if not errors.is_not_found(e):
                 log.warning("reporting %s unschedulable: %s", key, e)

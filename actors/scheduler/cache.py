@@ -33,11 +33,6 @@ class _PodState:
     deadline: float | None = None
 
 
-def pod_key(pod: dict) -> str:
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-
-
 class SchedulerCache:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic,
                  assumed_ttl: float = DEFAULT_ASSUMED_TTL) -> None:

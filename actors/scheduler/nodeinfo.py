@@ -144,6 +144,12 @@ def host_ports(spec: dict) -> list[HostPort]:
     return out
 
 
+def pod_key(pod: dict) -> str:
+    """``namespace/name``: how the scheduler names a pod everywhere."""
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
 @dataclass
 class PodInfo:
     """A pod and what scheduling reads from it, computed once."""
@@ -159,12 +165,11 @@ class PodInfo:
 
     @classmethod
     def of(cls, pod: dict) -> PodInfo:
-        meta = pod.get("metadata") or {}
         spec = pod.get("spec") or {}
         aff = spec.get("affinity") or {}
         cpu, mem = non_zero_requests(spec)
         anti = aff.get("podAntiAffinity") or {}
-        return cls(pod, f"{meta.get('namespace', '')}/{meta.get('name', '')}", pod_requests(spec), cpu, mem,
+        return cls(pod, pod_key(pod), pod_requests(spec), cpu, mem,
                    host_ports(spec), bool(aff.get("podAffinity") or anti),
                    bool(anti.get("requiredDuringSchedulingIgnoredDuringExecution")))
 

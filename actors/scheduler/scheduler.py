@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
-from .cache import SchedulerCache, pod_key
+from .cache import SchedulerCache
 from .framework import (ClusterEvent, Code, CycleState, Framework, PostFilterResult, Profile, Status,
                         fit_error_message)
-from .nodeinfo import NodeInfo, PodInfo
+from .nodeinfo import NodeInfo, PodInfo, pod_key
 from .queue import QueuedPodInfo, SchedulingQueue
 
 log = logging.getLogger("raykube.scheduler")

@@ -112,6 +112,11 @@ def _utc(value: str) -> datetime:
     return datetime.fromisoformat(m.group(1) + frac + zone).astimezone(timezone.utc)
 
 
+def format_time(t: float) -> str:
+    """A Unix time as a ``metav1.Time`` is written: UTC, to the second (``...Z``)."""
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _as_time(value: str) -> str:
     """Upstream re-encodes a Time in UTC to the second: ``...+02:00`` → ``...Z``."""
     return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
