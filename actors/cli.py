@@ -129,6 +129,8 @@ def _controlplane_parsers(sub: Any) -> None:
     up.add_argument("--etcd", type=int, choices=(1, 3, 5), default=3, help="raftstore members")
     up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas")
     up.add_argument("--schedulers", type=int, default=1, help="scheduler replicas (one leads)")
+    up.add_argument("--scheduler-config", metavar="FILE",
+                    help="a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) YAML for the schedulers")
     up.add_argument("--data", help="data root directory (default: $RAYKUBE_DATA or a temp dir)")
     up.add_argument("--port", type=int, default=6443,
                     help="HTTPS port of the first apiserver; replica i listens on port+i-1 (default: %(default)s)")
@@ -148,6 +150,19 @@ def _controlplane_parsers(sub: Any) -> None:
     dn.add_argument("--keep-ray", action="store_true", help="leave raykube's Ray head running")
 
 
+def _scheduler_profile(path: str) -> Any:
+    """The profile of a KubeSchedulerConfiguration file (ValueError says what is wrong)."""
+    import yaml
+
+    from .scheduler.config import profile_from_config
+    with open(path) as f:
+        try:
+            doc = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            raise ValueError(f"not YAML: {str(e).splitlines()[0]}") from None
+    return profile_from_config(doc)
+
+
 def _controlplane(a: argparse.Namespace) -> int:
     from raftstore.cluster import ClusterError
 
@@ -160,6 +175,13 @@ def _controlplane(a: argparse.Namespace) -> int:
     if a.cmd == "up" and a.schedulers < 0:
         print("raykube: --schedulers must not be negative", file=sys.stderr)
         return 2
+    profile = None
+    if a.cmd == "up" and a.scheduler_config:
+        try:
+            profile = _scheduler_profile(a.scheduler_config)
+        except (OSError, ValueError) as e:
+            print(f"raykube: --scheduler-config {a.scheduler_config}: {e}", file=sys.stderr)
+            return 2
     try:
         connect(a.address, start=a.cmd == "up")
     except RayClusterError as e:
@@ -171,6 +193,7 @@ def _controlplane(a: argparse.Namespace) -> int:
             path = a.kubeconfig or DEFAULT_PATH
             controlplane.print_status(controlplane.up(a.etcd, a.apiservers, a.data, port=a.port, host=a.host,
                                                       kubeconfig=path, schedulers=a.schedulers,
+                                                      scheduler_profile=profile,
                                                       authorization_mode=a.authorization_mode))
             print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
         elif a.cmd == "kubeconfig":

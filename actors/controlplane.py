@@ -15,15 +15,18 @@ from . import kubeconfig, pki
 from .apiserver.actor import DEFAULT_PORT, NAMESPACE, apiserver_name, start_apiservers
 from .apiserver.auth import MASTERS, UserInfo
 from .scheduler.actor import start_schedulers
+from .scheduler.framework import Profile
 
 ETCD_NAME = "raykube"
 
 
 def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None, *,
        port: int = DEFAULT_PORT, host: str = "127.0.0.1", kubeconfig: str | None = None,
-       authorization_mode: str = "Default", schedulers: int = 1) -> dict[str, dict | str]:
-    """Start raftstore and the apiservers (HTTPS from ``port`` on, one port per
-    replica, with a fresh CA and admin token), and write the kubeconfig."""
+       authorization_mode: str = "Default", schedulers: int = 1,
+       scheduler_profile: Profile | None = None) -> dict[str, dict | str]:
+    """Start raftstore, the apiservers (HTTPS from ``port`` on, one port per
+    replica, with a fresh CA and admin token) and the schedulers (with
+    ``scheduler_profile``, else the default one), and write the kubeconfig."""
     ca, token = pki.new_ca(), pki.new_token()
     EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
     try:
@@ -31,7 +34,7 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
                          admin_token=token, authorization_mode=authorization_mode,
                          tokens={token: UserInfo("raykube-admin", (MASTERS,))})
         if schedulers:
-            start_schedulers(schedulers, apiservers=apis)
+            start_schedulers(schedulers, apiservers=apis, profile=scheduler_profile)
     except Exception:
         down()
         raise

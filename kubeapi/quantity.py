@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal
 from fractions import Fraction
 from typing import Final
@@ -199,6 +200,13 @@ def _parse_string(text: str) -> Quantity:
     return Quantity(Fraction(nanos, _NANO), fmt)
 
 
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Quantity:
+    """Quantities are immutable and a cluster writes the same few ("100m",
+    "500Mi") over and over: parse each once."""
+    return _parse_string(text)
+
+
 @dataclass(frozen=True, eq=False)
 class Quantity:
     """An exact resource amount plus the suffix family used to print it.
@@ -244,7 +252,7 @@ class Quantity:
                 raise QuantityError(ERR_FORMAT_WRONG)
             return _parse_string(repr(s))
         if isinstance(s, str):
-            return _parse_string(s)
+            return _parse_cached(s) if len(s) <= 32 else _parse_string(s)
         raise TypeError(f"cannot parse a quantity from {type(s).__name__}")
 
     # -- conversions ---------------------------------------------------------

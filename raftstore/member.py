@@ -303,6 +303,7 @@ class Member:
             left = deadline - time.monotonic()
             if events or left <= 0:
                 return {"events": events, "next": nxt, "revision": store.revision}
+            start_revision = nxt  # nothing up to here: the next wake scans only what is new
             async with self._applied:
                 try:
                     await asyncio.wait_for(self._applied.wait(), left)

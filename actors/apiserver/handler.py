@@ -16,7 +16,7 @@ import inspect
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from pydantic import ValidationError
 
@@ -30,6 +30,7 @@ from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_s
 from kubeapi.strategicpatch import StrategicPatchError, apply_strategic_merge_patch
 from kubeapi.strategy import canonicalize, generate_job_selector, prepare_for_create
 from kubeapi.validation import validate
+from kubeapi.validation_apps import SYSTEM_PRIORITY_CLASSES
 
 from .storage import PROPAGATION_POLICIES, ObjectStore
 
@@ -87,7 +88,18 @@ def _to_scale(obj: dict) -> dict:
 
 # (resource, namespace, label selector, field selector) -> (items, revision),
 # or None when the cache cannot answer yet
-CacheLister = Callable[[Resource, "str | None", Any, Any], "tuple[list[dict], int] | None"]
+SYSTEM_PRIORITY_CLASS_NAMES = frozenset(pc["metadata"]["name"] for pc in SYSTEM_PRIORITY_CLASSES)
+UPDATE_ATTEMPTS = 5  # read-modify-write rounds of an unconditional write before 409 Conflict
+
+
+class CacheReader(Protocol):
+    """The apiserver's watch caches, for reads that need not be current:
+    None until they have synced."""
+
+    def cached_list(self, res: Resource, namespace: str | None, ls: Any, fs: Any
+                    ) -> tuple[list[dict], int] | None: ...
+
+    def cached_get(self, res: Resource, namespace: str | None, name: str) -> dict | None: ...
 
 
 class APIHandler:
@@ -96,16 +108,17 @@ class APIHandler:
     ``service_accounts`` turns on the ServiceAccount admission lookup (a pod
     naming a missing account is refused, as upstream): it needs the
     controller that creates each namespace's ``default`` account, so the
-    control plane enables it together with that controller. ``cache_lister``
-    serves lists at resourceVersion "0" from the apiserver's watch cache.
+    control plane enables it together with that controller. ``cache`` (the
+    apiserver's watch caches) serves lists at resourceVersion "0", admission's
+    lookups, and the first guess of a binding's read-modify-write.
     """
 
     def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all, *,
-                 service_accounts: bool = False, cache_lister: CacheLister | None = None) -> None:
+                 service_accounts: bool = False, cache: CacheReader | None = None) -> None:
         self.store = store
         self.authorizer = authorizer
         self.service_accounts = service_accounts
-        self.cache_lister = cache_lister
+        self.cache = cache
 
     async def handle(self, req: Request) -> Response:
         try:
@@ -160,7 +173,7 @@ class APIHandler:
         if req.verb == "create":
             return await self._create(res, req)
         if req.verb == "update":
-            return await self._update(res, req, req.body)
+            return await self._put(res, req)
         if req.verb == "patch":
             return await self._patch(res, req)
         if req.verb == "delete":
@@ -168,6 +181,7 @@ class APIHandler:
         if req.verb == "deletecollection":
             opts = delete_options(req)
             listed = await self._list(res, req)
+            listed["items"] = [o for o in listed["items"] if not self._protected(res, o["metadata"]["name"])]
             if not opts.dry_run:
                 for item in listed["items"]:
                     try:
@@ -193,10 +207,10 @@ class APIHandler:
             limit = int(q.get("limit") or 0)
         except ValueError:
             raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
-        if q.get("resourceVersion") == "0" and not q.get("continue") and self.cache_lister:
+        if q.get("resourceVersion") == "0" and not q.get("continue") and self.cache:
             # "any state is fine": the watch cache answers, whole (limit is
             # ignored there, as upstream's cacher does)
-            cached = self.cache_lister(res, req.namespace, ls, fs)
+            cached = self.cache.cached_list(res, req.namespace, ls, fs)
             if cached is not None:
                 items, rev = cached
                 return {"apiVersion": res.group_version, "kind": f"{res.kind}List",
@@ -272,14 +286,26 @@ class APIHandler:
             await self._admit_priority_class(obj, creating)
 
     # ------------------------------------------------------------ Priority
-    async def _priority_classes(self) -> list[dict]:
-        listed = await self.store.list(by_plural("scheduling.k8s.io", "v1", "priorityclasses"))
-        return listed["items"]
+    async def _priority_classes(self, cached: bool) -> list[dict]:
+        """All PriorityClasses: from the watch cache when ``cached`` (pod
+        admission, as upstream's plugin reads its lister: one read per pod
+        create would be a quorum read each), else from storage."""
+        res = by_plural("scheduling.k8s.io", "v1", "priorityclasses")
+        listed = self.cache.cached_list(res, None, None, None) if cached and self.cache else None
+        return listed[0] if listed is not None else (await self.store.list(res))["items"]
 
-    async def _default_priority_class(self) -> dict | None:
+    async def _default_priority_class(self, cached: bool = False) -> dict | None:
         """The globalDefault class; should a race have left several, the lowest value wins."""
-        defaults = [pc for pc in await self._priority_classes() if pc.get("globalDefault")]
+        defaults = [pc for pc in await self._priority_classes(cached) if pc.get("globalDefault")]
         return min(defaults, key=lambda pc: pc.get("value", 0)) if defaults else None
+
+    async def _priority_class(self, name: str) -> dict:
+        """One PriorityClass by name: the watch cache's, or (a class the cache
+        has not seen yet) storage's."""
+        for pc in await self._priority_classes(True):
+            if pc["metadata"]["name"] == name:
+                return pc
+        return await self.store.get(by_plural("scheduling.k8s.io", "v1", "priorityclasses"), None, name)
 
     async def _admit_priority(self, pod: Any, given_priority: int | None) -> None:
         """Priority admission of a new pod: ``spec.priority`` and ``spec.preemptionPolicy`` come
@@ -289,7 +315,7 @@ class APIHandler:
             return  # validation refuses it
         name = pod.metadata.name or ""
         if not pod.spec.priority_class_name:
-            pc = await self._default_priority_class()
+            pc = await self._default_priority_class(cached=True)
             if pc is not None:
                 pod.spec.priority_class_name = pc["metadata"]["name"]
                 priority, policy = pc.get("value", 0), pc.get("preemptionPolicy")
@@ -297,8 +323,7 @@ class APIHandler:
                 priority, policy = 0, "PreemptLowerPriority"
         else:
             try:
-                pc = await self.store.get(by_plural("scheduling.k8s.io", "v1", "priorityclasses"), None,
-                                          pod.spec.priority_class_name)
+                pc = await self._priority_class(pod.spec.priority_class_name)
             except errors.ApiError as e:
                 if errors.is_not_found(e):
                     raise errors.forbidden("pods", name, f"no PriorityClass with name "
@@ -376,14 +401,32 @@ class APIHandler:
             return Response(201, body, warnings)
         return Response(201, await self.store.create(res, req.namespace, body, uid=uid), warnings)
 
-    async def _update(self, res: Resource, req: Request, body: Any, track: bool = True) -> Response:
+    async def _put(self, res: Resource, req: Request) -> Response:
+        """PUT: with a resourceVersion a compare-and-swap (409 when stale);
+        without one unconditional, so a race with another writer is retried
+        on the newer object, as upstream's GuaranteedUpdate does."""
+        body = req.body
+        conditional = isinstance(body, dict) and bool((body.get("metadata") or {}).get("resourceVersion"))
+        for attempt in range(UPDATE_ATTEMPTS):
+            try:
+                return await self._update(res, req, body)
+            except errors.ApiError as e:
+                if conditional or not errors.is_conflict(e) or attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _update(self, res: Resource, req: Request, body: Any, track: bool = True,
+                      current: dict | None = None) -> Response:
+        """One read-modify-write of ``body`` over ``current`` (read here if not
+        given); the write compares ``current``'s revision."""
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
         name = (body.get("metadata") or {}).get("name")
         if req.name and name != req.name:
             raise errors.bad_request(f"the name of the object ({name}) does not match the name on "
                                      f"the URL ({req.name})")
-        current = await self.store.get(res, req.namespace, req.name or "")
+        if current is None:
+            current = await self.store.get(res, req.namespace, req.name or "")
         cls = MODELS[(res.group, res.kind)]
         old = cls.from_json(current)
         obj, warnings = self._decode(res, req, body)
@@ -405,7 +448,7 @@ class APIHandler:
             self._track(res, req, current, merged)
         if req.query.get("dryRun") == "All":
             return Response(200, merged, warnings)
-        out = await self.store.update(res, req.namespace, merged, subresource=req.subresource)
+        out = await self.store.update(res, req.namespace, merged, subresource=req.subresource, current=current)
         return Response(200, out, warnings)
 
     def _track(self, res: Resource, req: Request, old: dict | None, new: dict) -> None:
@@ -456,17 +499,26 @@ class APIHandler:
             return await self._create(res, dataclasses.replace(req, verb="create", body=new),
                                       track=False)
         new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        return await self._update(res, req, new, track=False)
+        return await self._update(res, req, new, track=False, current=live)
 
     async def _patch(self, res: Resource, req: Request) -> Response:
         if req.patch_type == "apply":
             return await self._apply(res, req)
         if req.query.get("force"):
             raise errors.bad_request("force may only be set for apply patches")
-        current = await self.store.get(res, req.namespace, req.name or "")
-        patched = apply_patch(current, req, res.kind)
-        patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
-        return await self._update(res, req, patched)
+        # a patch is applied to the object as it is now; should another write
+        # land between read and write, it is applied again to the newer one
+        # (a resourceVersion inside the patch then fails the compare, as it should)
+        for attempt in range(UPDATE_ATTEMPTS):
+            current = await self.store.get(res, req.namespace, req.name or "")
+            patched = apply_patch(current, req, res.kind)
+            patched.setdefault("metadata", {}).setdefault("resourceVersion", current["metadata"]["resourceVersion"])
+            try:
+                return await self._update(res, req, patched, current=current)
+            except errors.ApiError as e:
+                if not errors.is_conflict(e) or attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # ---------------------------------------------------------- subresources
     async def _bind(self, res: Resource, req: Request) -> Response:
@@ -477,25 +529,32 @@ class APIHandler:
         if not node or target.get("kind", "Node") != "Node":
             raise errors.invalid("Binding", req.name or "", [kfield.required(
                 "target.name", "a binding needs a target node")])
+        name = req.name or ""
+        # the watch cache's copy first, as upstream's GuaranteedUpdate starts from
+        # its cached object: the write compares its revision, so a stale copy
+        # only costs a retry from storage, and a fresh one saves a quorum read
+        pod = self.cache.cached_get(res, req.namespace, name) if self.cache else None
         for _ in range(5):
-            pod = await self.store.get(res, req.namespace, req.name or "")
-            spec = pod.setdefault("spec", {})
+            if pod is None:
+                pod = await self.store.get(res, req.namespace, name)
+            spec = pod.get("spec") or {}
             if spec.get("nodeName"):
-                raise errors.conflict(res.plural, req.name or "",
-                                      reason=f"pod {req.name} is already assigned to node "
+                raise errors.conflict(res.plural, name,
+                                      reason=f"pod {name} is already assigned to node "
                                              f"\"{spec['nodeName']}\"")
             if "deletionTimestamp" in pod.get("metadata", {}):
-                raise errors.conflict(res.plural, req.name or "",
-                                      reason=f"pod {req.name} is being deleted, cannot be assigned to a host")
-            spec["nodeName"] = node
+                raise errors.conflict(res.plural, name,
+                                      reason=f"pod {name} is being deleted, cannot be assigned to a host")
             try:
-                await self.store.update(res, req.namespace, pod, subresource="binding")
+                await self.store.update(res, req.namespace, {"metadata": pod["metadata"], "spec": {"nodeName": node}},
+                                        subresource="binding", current=pod)
             except errors.ApiError as e:
                 if errors.is_conflict(e):
-                    continue  # raced with another write: look again
+                    pod = None  # raced with another write, or the cache was behind: read storage
+                    continue
                 raise
             return Response(201, errors.success(code=201))
-        raise errors.conflict(res.plural, req.name or "")
+        raise errors.conflict(res.plural, name)
 
     async def _evict(self, res: Resource, req: Request) -> Response:
         """pods/<name>/eviction: a graceful delete on behalf of a drain (PodDisruptionBudgets
@@ -536,7 +595,15 @@ class APIHandler:
             obj = await self.store.update(res, req.namespace, obj)
         return Response(200, _to_scale(obj))
 
+    @staticmethod
+    def _protected(res: Resource, name: str) -> bool:
+        """Objects the apiserver keeps: the system PriorityClasses."""
+        return res.kind == "PriorityClass" and name in SYSTEM_PRIORITY_CLASS_NAMES
+
     async def _delete(self, res: Resource, req: Request) -> Response:
+        if self._protected(res, req.name or ""):
+            raise errors.forbidden(res.plural, req.name or "",
+                                   "this is a system priority class and cannot be deleted", res.group)
         opts = delete_options(req)
         if opts.dry_run:
             return Response(200, await self.store.get(res, req.namespace, req.name or ""))

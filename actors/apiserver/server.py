@@ -1,6 +1,6 @@
 """The apiserver, transport-free: requests through the handler pipeline,
 lists at resourceVersion "0" and watches from per-resource watch caches,
-each fed by one raftstore watch.
+all fed by one raftstore watch on the registry.
 
 The Ray actor (actor.py) wraps it over the raftstore client; tests and
 simulations run it in-process over a LocalKV.
@@ -28,6 +28,7 @@ log = logging.getLogger("raykube.apiserver")
 
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+REGISTRY_PREFIX = b"/registry/"
 
 
 class WatchableKV(KV, Protocol):
@@ -49,13 +50,14 @@ class APIServer:
         self.store = ObjectStore(kv)
         self.authorizer = Authorizer(authorization_mode)
         self.handler = APIHandler(self.store, lambda r: self.authorizer.allow(UserInfo(r.user, r.groups)),
-                                  service_accounts=service_accounts, cache_lister=self._list_cached)
+                                  service_accounts=service_accounts, cache=self)
         self.started = time.monotonic()
         self.requests = 0
-        self._caches: dict[str, tuple[WatchCache, asyncio.Event, asyncio.Task]] = {}
-        for res in REGISTRY:
-            if res.stored:
-                self._cache(res)
+        self._resources = [res for res in REGISTRY if res.stored]
+        self._caches = {res.storage_prefix: WatchCache(res, cache_capacity) for res in self._resources}
+        self._routes = {p.encode(): c for p, c in self._caches.items()}
+        self._synced = asyncio.Event()
+        self._feeder = asyncio.get_running_loop().create_task(self._feed())
 
     async def request(self, verb: str, group: str, version: str, resource: str,
                       namespace: str | None = None, name: str | None = None,
@@ -72,37 +74,53 @@ class APIServer:
                                               tuple(groups)))
         return {"code": r.code, "body": r.body, "warnings": r.warnings}
 
-    # ---------------------------------------------------------------- watch
-    def _cache(self, res: Resource) -> tuple[WatchCache, asyncio.Event]:
-        """The resource's watch cache, fed by one raftstore watch (started on first use)."""
-        key = f"{res.group}/{res.plural}"
-        entry = self._caches.get(key)
-        if entry is None:
-            cache, synced = WatchCache(res, self.cache_capacity), asyncio.Event()
-            task = asyncio.get_running_loop().create_task(self._feed(res, cache, synced))
-            entry = self._caches[key] = (cache, synced, task)
-        return entry[0], entry[1]
+    # ---------------------------------------------------------------- caches
+    def _cache(self, res: Resource) -> WatchCache:
+        return self._caches[res.storage_prefix]
 
-    def _list_cached(self, res: Resource, namespace: str | None, ls: Any, fs: Any
-                     ) -> tuple[list[dict], int] | None:
-        cache, synced = self._cache(res)
-        return cache.list(namespace, ls, fs) if synced.is_set() else None
+    def cached_list(self, res: Resource, namespace: str | None, ls: Any, fs: Any
+                    ) -> tuple[list[dict], int] | None:
+        """The handler's reads "at any revision": None until the caches synced."""
+        return self._cache(res).list(namespace, ls, fs) if self._synced.is_set() else None
 
-    async def _feed(self, res: Resource, cache: WatchCache, synced: asyncio.Event) -> None:
-        prefix = res.list_prefix(None).encode()
+    def cached_get(self, res: Resource, namespace: str | None, name: str) -> dict | None:
+        return self._cache(res).get(namespace, name) if self._synced.is_set() else None
+
+    async def _feed(self) -> None:
+        """Keep every watch cache current from one raftstore watch on the
+        whole registry: each resource listed at one revision, then every
+        change after it routed to its resource's cache. One watch, not one
+        per resource: raftstore wakes one long poll per applied batch."""
         while True:
             try:
-                listed = await self.store.list(res)
-                rev = int(listed["metadata"]["resourceVersion"])
-                cache.replace(listed["items"], rev)
-                synced.set()
-                async for batch in self.kv.watch(prefix, prefix=True, start_revision=rev + 1):
-                    cache.apply(batch)
+                rev = 0
+                for res in self._resources:
+                    listed = await self.store.list(res, resource_version=str(rev) if rev else None)
+                    rev = rev or int(listed["metadata"]["resourceVersion"])
+                    self._caches[res.storage_prefix].replace(listed["items"], rev)
+                self._synced.set()
+                async for batch in self.kv.watch(REGISTRY_PREFIX, prefix=True, start_revision=rev + 1):
+                    self._route(batch)
             except CompactedError:
                 continue  # fell behind compaction: relist
             except Exception:
-                log.exception("watch cache for %s: restarting its raftstore watch", res.plural)
+                log.exception("watch caches: restarting their raftstore watch")
                 await asyncio.sleep(0.5)
+
+    def _route(self, batch: list[dict]) -> None:
+        """Each event to the cache of its key's resource (in revision order)."""
+        by_cache: dict[int, tuple[WatchCache, list[dict]]] = {}
+        routes = self._routes
+        for ev in batch:
+            key = ev["kv"]["key"]
+            if isinstance(key, str):
+                key = key.encode()
+            parts = key.split(b"/", 4)  # b"", b"registry", resource, (sub)resource or ns, rest
+            cache = routes.get(b"/".join(parts[:4])) or routes.get(b"/".join(parts[:3]))
+            if cache is not None:
+                by_cache.setdefault(id(cache), (cache, []))[1].append(ev)
+        for cache, events in by_cache.values():
+            cache.apply(events)
 
     async def open_watch(self, group: str, version: str, resource: str, namespace: str | None,
                          resource_version: str | None, label_selector: str | None,
@@ -125,9 +143,9 @@ class APIServer:
         except SelectorError as e:
             raise errors.bad_request(str(e)) from None
         start = parse_resource_version(resource_version)
-        cache, synced = self._cache(res)
+        cache = self._cache(res)
         try:
-            await asyncio.wait_for(synced.wait(), sync_timeout)
+            await asyncio.wait_for(self._synced.wait(), sync_timeout)
         except asyncio.TimeoutError:
             return None
         return cache, cache.subscribe(namespace, ls, fs, resource_version,
@@ -187,13 +205,12 @@ class APIServer:
             return False
 
     def caches_synced(self) -> bool:
-        return all(synced.is_set() for _, synced, _ in self._caches.values())
+        return self._synced.is_set()
 
     async def close(self) -> None:
         """Stop feeding the caches."""
-        for _, _, task in self._caches.values():
-            task.cancel()
-        await asyncio.gather(*(t for _, _, t in self._caches.values()), return_exceptions=True)
+        self._feeder.cancel()
+        await asyncio.gather(self._feeder, return_exceptions=True)
 
 
 def watch_cursor(cache: WatchCache, w: Watcher, start: int, events: list[dict]) -> int:

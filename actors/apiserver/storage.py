@@ -211,27 +211,32 @@ class ObjectStore:
         raise errors.already_exists(res.plural, meta.get("name", ""), res.group)
 
     async def update(self, res: Resource, namespace: str | None, obj: dict, *,
-                     subresource: str | None = None) -> dict:
+                     subresource: str | None = None, current: dict | None = None) -> dict:
         """Replace an object. With a resourceVersion the write is a
         compare-and-swap on it (409 Conflict when stale). The main resource
         keeps the stored status and the status subresource changes only it;
-        metadata.generation moves when the spec changes."""
+        metadata.generation moves when the spec changes.
+
+        ``current`` is the caller's copy of the stored object (not modified)
+        when it has one: the write then compares against its revision instead
+        of reading storage first, and a stale copy gets 409 Conflict."""
         meta = obj.get("metadata") or {}
         name = meta.get("name")
         if not name:
             raise errors.bad_request("the name of the object must be set")
-        current = await self.get(res, namespace, name)
+        if current is None:
+            current = await self.get(res, namespace, name)
         rv = meta.get("resourceVersion")
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise errors.conflict(res.plural, name, group=res.group)
         new = json.loads(json.dumps(obj))
         cur_meta = current["metadata"]
         if subresource == "status":
-            merged = dict(current)
+            merged = dict(current, metadata=dict(current["metadata"]))
             merged["status"] = new.get("status")
             new = merged
         elif subresource == "binding":
-            merged = dict(current)
+            merged = dict(current, metadata=dict(current["metadata"]))
             merged["spec"] = dict(current.get("spec") or {}, nodeName=(new.get("spec") or {}).get("nodeName"))
             new = merged
         else:

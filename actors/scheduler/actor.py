@@ -1,8 +1,9 @@
 """kube-scheduler as a Ray actor: N replicas, one active through a Lease.
 
-The active replica runs informers on all pods and nodes through the
-apiserver (Ray transport), feeds them to a :class:`Scheduler`, binds through
-``pods/binding``, marks pods that fit nowhere ``PodScheduled=False`` with
+The active replica runs informers on all pods and nodes (and on the
+Services, ReplicaSets and StatefulSets that give PodTopologySpread its
+default selector) through the apiserver (Ray transport), feeds them to a
+:class:`Scheduler`, binds through ``pods/binding``, marks pods that fit nowhere ``PodScheduled=False`` with
 upstream's message and a ``FailedScheduling`` Event, and carries out
 preemption (``status.nominatedNodeName``, victims deleted gracefully). A
 replica that loses the lease stops scheduling at once and campaigns again
@@ -22,7 +23,7 @@ import ray
 
 from kubeapi import errors
 from kubeapi.client import Client
-from kubeapi.informer import SharedInformer
+from kubeapi.informer import NAMESPACE_INDEX, SharedInformer
 from kubeapi.leaderelection import LeaderElectionConfig, LeaderElector
 from kubeapi.models.base import format_time
 
@@ -30,6 +31,7 @@ from ..apiserver.actor import NAMESPACE
 from ..apiserver.transport import RayTransport
 from .framework import PostFilterResult, Profile
 from .plugins import REGISTRY, default_profile
+from .plugins.podtopologyspread import workload_selector
 from .scheduler import Scheduler
 
 log = logging.getLogger("raykube.scheduler")
@@ -112,10 +114,19 @@ class SchedulerActor:
         nodes.add_event_handler(on_add=lambda n: sched.on_node("ADDED", n),
                                 on_update=lambda _o, n: sched.on_node("MODIFIED", n),
                                 on_delete=lambda n: sched.on_node("DELETED", getattr(n, "obj", n)))
-        tasks = [asyncio.create_task(inf.run(lost)) for inf in (nodes, pods)]
+        # what selects a pod, for PodTopologySpread's default constraints
+        selecting = {r: SharedInformer(self.client, r) for r in ("services", "replicasets", "statefulsets")}
+
+        def default_selector(pod: dict) -> Any:
+            ns = (pod.get("metadata") or {}).get("namespace", "")
+            of = {r: inf.indexer.by_index(NAMESPACE_INDEX, ns) for r, inf in selecting.items()}
+            return workload_selector(pod, of["services"], of["replicasets"] + of["statefulsets"])
+        sched.default_selector = default_selector
+        informers = [nodes, pods, *selecting.values()]
+        tasks = [asyncio.create_task(inf.run(lost)) for inf in informers]
         try:
-            await nodes.wait_for_sync(None)
-            await pods.wait_for_sync(None)
+            for inf in informers:
+                await inf.wait_for_sync(None)
             await sched.run(lost)
         finally:
             sched.queue.close()

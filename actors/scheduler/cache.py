@@ -50,7 +50,10 @@ class SchedulerCache:
             ni = self._nodes[name] = NodeInfo()
         if ni.node is None:  # new, or only a placeholder until now
             self._snapshot = None
+        images = ni.image_states
         ni.set_node(node)
+        if self._snapshot is not None and ni.image_states.keys() != images.keys():
+            self._snapshot.images_changed()
         return ni
 
     update_node = add_node
@@ -80,13 +83,19 @@ class SchedulerCache:
             self._snapshot = None
         return ni
 
+    def _affinity_changed(self, info: PodInfo) -> None:
+        if self._snapshot is not None and (info.has_affinity or info.has_required_anti_affinity):
+            self._snapshot.affinity_changed()
+
     def _place(self, info: PodInfo, node: str) -> None:
         self._node_info(node).add_pod(info)
+        self._affinity_changed(info)
 
-    def _unplace(self, key: str, node: str) -> None:
+    def _unplace(self, info: PodInfo, node: str) -> None:
         ni = self._nodes.get(node)
         if ni is not None:
-            ni.remove_pod(key)
+            ni.remove_pod(info.key)
+            self._affinity_changed(info)
             if ni.node is None and not ni.pods:
                 del self._nodes[node]
                 self._snapshot = None
@@ -109,7 +118,7 @@ class SchedulerCache:
         """The binding failed: release what was assumed."""
         st = self._pods.get(key)
         if st is not None and st.assumed:
-            self._unplace(key, st.node)
+            self._unplace(st.info, st.node)
             del self._pods[key]
 
     def is_assumed(self, key: str) -> bool:
@@ -124,7 +133,7 @@ class SchedulerCache:
         info = PodInfo.of(pod)
         st = self._pods.get(info.key)
         if st is not None:
-            self._unplace(info.key, st.node)
+            self._unplace(st.info, st.node)
         self._place(info, node)
         self._pods[info.key] = _PodState(info, node)
 
@@ -134,7 +143,7 @@ class SchedulerCache:
     def remove_pod(self, key: str) -> None:
         st = self._pods.pop(key, None)
         if st is not None:
-            self._unplace(key, st.node)
+            self._unplace(st.info, st.node)
 
     def pod_node(self, key: str) -> str | None:
         st = self._pods.get(key)

@@ -119,13 +119,23 @@ class Snapshot(Protocol):
 
     def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]: ...
 
+    def image_node_counts(self) -> dict[str, int]: ...
+
 
 class ListSnapshot:
-    """A :class:`Snapshot` over a list of NodeInfos (the scheduler's, and tests')."""
+    """A :class:`Snapshot` over a list of NodeInfos (the scheduler's, and tests').
+
+    The derived views (nodes holding pods with affinity, how many nodes hold
+    each image) are computed once and kept until their owner says they are
+    stale, as upstream's snapshot keeps them between cycles: scanning 5,000
+    nodes for them every cycle would cost more than filtering."""
 
     def __init__(self, nodes: Iterable[NodeInfo] = ()) -> None:
         self.nodes = list(nodes)
         self._by_name = {n.name: n for n in self.nodes}
+        self._affinity: list[NodeInfo] | None = None
+        self._anti_affinity: list[NodeInfo] | None = None
+        self._images: dict[str, int] | None = None
 
     def list(self) -> list[NodeInfo]:
         return self.nodes
@@ -134,10 +144,32 @@ class ListSnapshot:
         return self._by_name.get(name)
 
     def have_pods_with_affinity(self) -> list[NodeInfo]:
-        return [n for n in self.nodes if n.pods_with_affinity]
+        if self._affinity is None:
+            self._affinity = [n for n in self.nodes if n.pods_with_affinity]
+        return self._affinity
 
     def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]:
-        return [n for n in self.nodes if n.pods_with_required_anti_affinity]
+        if self._anti_affinity is None:
+            self._anti_affinity = [n for n in self.nodes if n.pods_with_required_anti_affinity]
+        return self._anti_affinity
+
+    def image_node_counts(self) -> dict[str, int]:
+        """Image name -> how many nodes report it (ImageLocality's spread factor)."""
+        if self._images is None:
+            counts: dict[str, int] = {}
+            for n in self.nodes:
+                for img in n.image_states:
+                    counts[img] = counts.get(img, 0) + 1
+            self._images = counts
+        return self._images
+
+    def affinity_changed(self) -> None:
+        """A pod with (anti-)affinity came or went on some node."""
+        self._affinity = self._anti_affinity = None
+
+    def images_changed(self) -> None:
+        """Some node's image list changed."""
+        self._images = None
 
 
 class Handle(Protocol):
@@ -192,6 +224,7 @@ class PluginSpec:
     name: str
     weight: int = 1  # for score
     args: dict = field(default_factory=dict)
+    points: frozenset[str] | None = None  # the extension points it joins; None: all it implements
 
 
 @dataclass
@@ -212,13 +245,17 @@ class Framework:
         self.handle = handle
         self.plugins: dict[str, Any] = {}
         self.weights: dict[str, int] = {}
+        joins: dict[str, frozenset[str] | None] = {}
         for spec in profile.plugins:
             if spec.name not in registry:
                 raise ValueError(f"unknown plugin {spec.name!r}")
             self.plugins[spec.name] = registry[spec.name](dict(spec.args), handle)
             self.weights[spec.name] = spec.weight
+            joins[spec.name] = spec.points
         self.points: dict[str, list[Any]] = {
-            p: [pl for pl in self.plugins.values() if callable(getattr(pl, p, None))] for p in EXTENSION_POINTS}
+            p: [pl for n, pl in self.plugins.items()
+                if callable(getattr(pl, p, None)) and (joins[n] is None or p in joins[n])]  # type: ignore[operator]
+            for p in EXTENSION_POINTS}
 
     def has(self, point: str) -> bool:
         return bool(self.points[point])

@@ -118,6 +118,9 @@ class Scheduler:
         self.percentage = profile.percentage_of_nodes_to_score
         self.next_start_node_index = 0
         self.metrics = Metrics()
+        # PodTopologySpread's default selector for a pod (the actor sets it
+        # from its Service, ReplicaSet and StatefulSet informers)
+        self.default_selector: Callable[[dict], Any] | None = None
         # pods that preempted: node → the pods nominated there (their room is kept for them)
         self.nominated: dict[str, dict[str, PodInfo]] = {}
         self._nominated_node: dict[str, str] = {}

@@ -225,3 +225,99 @@ def test_eviction_deletes_the_pod_gracefully():
     wrong = call(h, Request("create", "", "v1", "pods", namespace="team", name="bound", subresource="eviction",
                             body=dict(ev2, metadata={"name": "other"})))
     assert wrong.code == 400
+
+
+class FrozenCache:
+    """A watch cache stuck at the moment ``snap`` was taken (a lagging one)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple, dict] = {}
+        self.gets = 0
+
+    def snap(self, obj: dict) -> None:
+        m = obj["metadata"]
+        self.objects[(m.get("namespace"), m["name"])] = obj
+
+    def cached_list(self, res, namespace, ls, fs):
+        return None
+
+    def cached_get(self, res, namespace, name):
+        self.gets += 1
+        return self.objects.get((namespace, name))
+
+
+def binding(name: str, node: str) -> Request:
+    return Request("create", "", "v1", "pods", namespace="team", name=name, subresource="binding",
+                   body={"target": {"kind": "Node", "name": node}})
+
+
+def test_binding_starts_from_the_cache_and_survives_a_stale_copy():
+    store = ObjectStore(LocalKV(), clock=lambda: 1_700_000_000.0)
+    cache = FrozenCache()
+    h = APIHandler(store, cache=cache)
+    call(h, ns_create("team"))
+    fresh = call(h, pod_create(pod_body("a"))).body
+    cache.snap(fresh)
+    assert call(h, binding("a", "n1")).code == 201 and cache.gets == 1
+    # the cache still shows "a" unbound: the compare on its revision fails, storage answers
+    again = call(h, binding("a", "n2"))
+    assert again.code == 409 and 'already assigned to node "n1"' in again.body["message"]
+    # a cached copy of an older pod of the same name (deleted and created again)
+    old = call(h, pod_create(pod_body("b"))).body
+    cache.snap(old)
+    call(h, Request("delete", "", "v1", "pods", namespace="team", name="b"))
+    call(h, pod_create(pod_body("b")))
+    assert call(h, binding("b", "n3")).code == 201
+    got = call(h, Request("get", "", "v1", "pods", namespace="team", name="b")).body
+    assert got["spec"]["nodeName"] == "n3" and got["metadata"]["uid"] != old["metadata"]["uid"]
+    assert "nodeName" not in cache.objects[("team", "b")]["spec"]  # the cached copy was not touched
+
+
+class RacingKV(LocalKV):
+    """Lets ``race`` run once right before the next compare-and-swap (another writer)."""
+
+    race = None
+
+    async def txn(self, compare, success, failure=None):
+        race, self.race = self.race, None
+        if race is not None:
+            await race()
+        return await super().txn(compare, success, failure)
+
+
+def test_unconditional_writes_retry_a_race_and_conditional_ones_fail():
+    kv = RacingKV()
+    h = APIHandler(ObjectStore(kv, clock=lambda: 1_700_000_000.0))
+    call(h, ns_create("team"))
+    first = call(h, pod_create(pod_body())).body
+
+    def other_writer(label: str):
+        async def write():
+            kv.race = None
+            await h.handle(Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="merge",
+                                   body={"metadata": {"labels": {label: "x"}}}))
+        return write
+
+    # a merge patch raced by another write is applied again to the newer object: both land
+    kv.race = other_writer("racer")
+    mine = call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="merge",
+                           body={"metadata": {"labels": {"mine": "y"}}}))
+    assert mine.code == 200 and {"racer", "mine"} <= set(mine.body["metadata"]["labels"])
+    # a PUT without resourceVersion is unconditional: retried over the newer object
+    put = dict(first, metadata={k: v for k, v in first["metadata"].items() if k != "resourceVersion"})
+    put["metadata"]["labels"] = {"app": "web", "put": "1"}
+    kv.race = other_writer("racer2")
+    up = call(h, Request("update", "", "v1", "pods", namespace="team", name="web", body=put))
+    assert up.code == 200 and up.body["metadata"]["labels"] == {"app": "web", "put": "1"}
+    # with a resourceVersion it is a compare-and-swap: the race makes it 409
+    cas = dict(up.body, metadata=dict(up.body["metadata"], labels={"app": "web", "cas": "1"}))
+    kv.race = other_writer("racer3")
+    lost = call(h, Request("update", "", "v1", "pods", namespace="team", name="web", body=cas))
+    assert lost.code == 409
+    # a patch that names a resourceVersion carries a precondition too
+    stale = call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="merge",
+                            body={"metadata": {"resourceVersion": first["metadata"]["resourceVersion"],
+                                               "labels": {"late": "1"}}}))
+    assert stale.code == 409
+    now = call(h, Request("get", "", "v1", "pods", namespace="team", name="web")).body
+    assert "late" not in now["metadata"]["labels"] and "cas" not in now["metadata"]["labels"]

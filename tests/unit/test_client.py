@@ -280,3 +280,37 @@ def test_service_account_admission():
         assert "service account team/builder" in str(e.value)
         await server.close()
     run(go)
+
+
+def test_one_registry_watch_feeds_each_resource_its_own_events():
+    """Services and Endpoints share the /registry/services/ prefix; every
+    resource's cache must see exactly its own objects, from one raftstore watch."""
+    async def go():
+        server, client, kv = await _setup()
+        await client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "before", "namespace": "team"}})
+        for _ in range(100):
+            if server.caches_synced():
+                break
+            await asyncio.sleep(0.01)
+        await client.create(_pod("p"))
+        await client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "team"},
+                             "spec": {"ports": [{"port": 80}], "selector": {"app": "p"}}})
+        await client.create({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "s", "namespace": "team"}})
+        await client.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "after", "namespace": "team"}})
+        await kv.txn([], [{"op": "put", "key": b"/registry/unknownthings/x", "value": b"{}"}])  # no cache: ignored
+        last = (await client.get("configmaps", "after", "team"))["metadata"]["resourceVersion"]
+        kinds = {"pods": ["p"], "services": ["s"], "endpoints": ["s"], "configmaps": ["after", "before"]}
+        for _ in range(200):
+            lists = {r: await client.list(r, "team", resource_version="0") for r in kinds}
+            if int(lists["configmaps"]["metadata"]["resourceVersion"]) >= int(last):
+                break
+            await asyncio.sleep(0.01)
+        for r, names in kinds.items():
+            assert sorted(o["metadata"]["name"] for o in lists[r]["items"]) == names, r
+            assert all(o["kind"] == lists[r]["kind"][:-4] for o in lists[r]["items"]), r
+        # and a watch on one of them carries only its own kind
+        seen = [ev["object"]["kind"] async for ev in client.watch("endpoints", "team", resource_version="0",
+                                                                   timeout_seconds=0.2)]
+        assert seen == ["Endpoints"]
+        await server.close()
+    run(go)

@@ -318,6 +318,18 @@ def test_bootstrap_creates_the_system_priority_classes() -> None:
             out = await server.request("create", "", "v1", "pods", namespace="kube-system", body=pod)
             assert out["code"] == 201, out["body"]
             assert out["body"]["spec"]["priority"] == 2_000_001_000
+            # the system classes stay: a delete is refused, a deletecollection passes them by
+            await server.request("create", "scheduling.k8s.io", "v1", "priorityclasses", body=pc_body("mine", 5))
+            gone = await server.request("delete", "scheduling.k8s.io", "v1", "priorityclasses",
+                                        name="system-node-critical")
+            assert gone["code"] == 403 and gone["body"]["message"] == (
+                'priorityclasses.scheduling.k8s.io "system-node-critical" is forbidden: '
+                "this is a system priority class and cannot be deleted")
+            swept = await server.request("deletecollection", "scheduling.k8s.io", "v1", "priorityclasses")
+            assert [i["metadata"]["name"] for i in swept["body"]["items"]] == ["mine"]
+            left = await server.request("list", "scheduling.k8s.io", "v1", "priorityclasses")
+            assert sorted(i["metadata"]["name"] for i in left["body"]["items"]) == [
+                "system-cluster-critical", "system-node-critical"]
         finally:
             await server.close()
 

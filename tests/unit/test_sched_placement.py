@@ -10,7 +10,7 @@ from actors.scheduler.nodeinfo import NodeInfo, PodInfo
 from actors.scheduler.plugins.nodeaffinity import (ERR_REASON_CONFLICT, ERR_REASON_ENFORCED, ERR_REASON_POD,
                                                    NodeAffinity, NodeSelector, PreferredSchedulingTerms,
                                                    default_normalize_score)
-from actors.scheduler.plugins.podtopologyspread import (ERR_REASON_CONSTRAINTS_NOT_MATCH,
+from actors.scheduler.plugins.podtopologyspread import (ERR_REASON_CONSTRAINTS_NOT_MATCH, workload_selector,
                                                         ERR_REASON_NODE_LABEL_NOT_MATCH, LABEL_HOSTNAME,
                                                         LABEL_TOPOLOGY_ZONE, PodTopologySpread)
 from actors.scheduler.plugins.tainttoleration import (TaintToleration, find_matching_untolerated_taint,
@@ -1112,3 +1112,49 @@ def test_pod_topology_spread_counts_kept_between_cycles_match_a_fresh_count():
         fresh = pl._counts(me, constraints, list(snap.list()))  # not the snapshot's list: counted afresh
         assert kept == fresh, step
     assert sum(kept[0].values()) > 5 and len(kept[1]) == 30  # the counts are not trivially empty
+
+
+def _sel(kind: str, ns: str, selector: dict) -> dict:
+    return {"kind": kind, "metadata": {"name": kind.lower(), "namespace": ns}, "spec": {"selector": selector}}
+
+
+@pytest.mark.parametrize("services,workloads,want", [
+    ([], [], None),  # nothing selects the pod: no default spreading
+    ([_sel("Service", "ns", {"app": "web"})], [], "app=web"),
+    ([_sel("Service", "ns", {"app": "db"})], [], None),  # selects other pods
+    ([_sel("Service", "other", {"app": "web"})], [], None),  # another namespace
+    ([{"metadata": {"name": "manual", "namespace": "ns"}, "spec": {}}], [], None),  # no selector: endpoints by hand
+    ([], [_sel("ReplicaSet", "ns", {"matchLabels": {"app": "web"},
+                                    "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]})],
+     "app=web,tier in (a,b)"),
+    ([], [_sel("StatefulSet", "ns", {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["c"]}]})],
+     "tier notin (c)"),
+    ([], [_sel("ReplicaSet", "ns", {})], None),  # an empty workload selector is skipped
+    ([], [_sel("ReplicaSet", "ns", {"matchExpressions": [{"key": "x", "operator": "Bad"}]})], None),  # invalid
+    ([_sel("Service", "ns", {"app": "web"})], [_sel("ReplicaSet", "ns", {"matchLabels": {"tier": "a"}})],
+     "app=web,tier=a"),  # both select it: the conjunction
+])
+def test_workload_selector_is_the_conjunction_of_what_selects_the_pod(services, workloads, want):
+    pod_ = {"metadata": {"name": "p", "namespace": "ns", "labels": {"app": "web", "tier": "a"}}}
+    got = workload_selector(pod_, services, workloads)
+    assert (None if got is None else str(got)) == want
+    if got is not None:
+        assert got.matches(pod_["metadata"]["labels"])
+
+
+def test_default_spreading_follows_the_handle_selector_when_offered():
+    """With the hook, a pod no controller owns is spread because a Service selects it,
+    and a controlled pod nothing selects is not."""
+    nis = infos([node("a", {LABEL_HOSTNAME: "a"}), node("b", {LABEL_HOSTNAME: "b"})],
+                many("a", "w", 3, app="web"))
+    svc = [_sel("Service", "default", {"app": "web"})]
+    handle = SimpleHandle(snapshot=ListSnapshot(nis))
+    handle.default_selector = lambda p: workload_selector(p, svc, [])
+    pl = PodTopologySpread({}, handle)
+    lone = pod(labels={"app": "web"})  # no ownerReferences
+    # the system defaults (hostname and zone), both with the Service's selector
+    assert [str(c.selector) for c in pl.get_constraints(PodInfo.of(lone), "ScheduleAnyway")] == ["app=web"] * 2
+    scores = run_score(pl, lone, nis)
+    assert scores["b"] > scores["a"]
+    handle.default_selector = lambda p: workload_selector(p, [], [])
+    assert pl.get_constraints(PodInfo.of(owned(pod(labels={"app": "web"}))), "ScheduleAnyway") == []

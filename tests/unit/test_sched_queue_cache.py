@@ -151,3 +151,42 @@ def test_cache_snapshot_follows_nodes_and_placeholders():
     assert c.node("ghost") is None
     c.update_node(node("n1", cpu="8"))
     assert c.snapshot().get("n1").allocatable.milli_cpu == 8000
+
+
+def _with_anti_affinity(p: dict) -> dict:
+    p["spec"]["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": "a"}}, "topologyKey": "kubernetes.io/hostname"}]}}
+    return p
+
+
+def test_snapshot_keeps_derived_views_until_the_cache_changes_them():
+    c = SchedulerCache()
+    c.add_node(node("n1"))
+    c.add_node(node("n2"))
+    snap = c.snapshot()
+    assert snap.have_pods_with_affinity() == [] and snap.have_pods_with_required_anti_affinity() == []
+    c.add_pod(_with_anti_affinity(pod("a", node="n2")))  # same snapshot object, views refreshed
+    assert c.snapshot() is snap
+    assert [n.name for n in snap.have_pods_with_required_anti_affinity()] == ["n2"]
+    assert [n.name for n in snap.have_pods_with_affinity()] == ["n2"]
+    c.add_pod(pod("plain", node="n1"))  # no affinity: the views stay as they are
+    assert [n.name for n in snap.have_pods_with_affinity()] == ["n2"]
+    c.remove_pod("ns/a")
+    assert snap.have_pods_with_affinity() == [] and snap.have_pods_with_required_anti_affinity() == []
+    # an assumed pod counts as soon as it is assumed, and stops counting when forgotten
+    c.assume_pod(PodInfo.of(_with_anti_affinity(pod("b"))), "n1")
+    assert [n.name for n in snap.have_pods_with_required_anti_affinity()] == ["n1"]
+    c.forget_pod("ns/b")
+    assert snap.have_pods_with_required_anti_affinity() == []
+
+    assert snap.image_node_counts() == {}
+    with_images = node("n1")
+    with_images["status"]["images"] = [{"names": ["img:1", "img@sha256:aa"], "sizeBytes": 10}]
+    c.update_node(with_images)
+    assert snap.image_node_counts() == {"img:1": 1, "img@sha256:aa": 1}
+    with_images = node("n2")
+    with_images["status"]["images"] = [{"names": ["img:1"], "sizeBytes": 10}]
+    c.update_node(with_images)
+    assert snap.image_node_counts()["img:1"] == 2
+    c.update_node(node("n2"))  # the image went away
+    assert snap.image_node_counts()["img:1"] == 1

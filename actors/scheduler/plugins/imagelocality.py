@@ -75,24 +75,22 @@ class ImageLocality:
     def events_to_register(self) -> list[ClusterEvent]:
         return []
 
-    def _all_nodes(self, fallback: list[NodeInfo]) -> list[NodeInfo]:
-        snapshot = getattr(self.handle, "snapshot", None)
-        return snapshot.list() if snapshot is not None else fallback
-
-    def _state(self, pod: PodInfo, all_nodes: list[NodeInfo]) -> _PreScoreState:
+    def _state(self, pod: PodInfo, fallback: list[NodeInfo]) -> _PreScoreState:
+        """The pod's images and how many of all nodes hold each: the
+        snapshot's counts, or counted over ``fallback`` without one."""
         images = pod_image_names(pod)
-        wanted = set(images)
-        num_nodes = dict.fromkeys(wanted, 0)
-        for ni in all_nodes:
-            states = ni.image_states
-            if states:
-                for img in wanted:
-                    if img in states:
-                        num_nodes[img] += 1
-        return _PreScoreState(images, num_nodes, len(all_nodes))
+        snapshot = getattr(self.handle, "snapshot", None)
+        if snapshot is not None:
+            counts, total = snapshot.image_node_counts(), len(snapshot.list())
+        else:
+            counts, total = {}, len(fallback)
+            for ni in fallback:
+                for img in ni.image_states:
+                    counts[img] = counts.get(img, 0) + 1
+        return _PreScoreState(images, {img: counts.get(img, 0) for img in set(images)}, total)
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
-        s = self._state(pod, self._all_nodes(nodes))
+        s = self._state(pod, nodes)
         if not any(s.num_nodes.values()):
             return Status(Code.SKIP)
         state.write(PRE_SCORE_STATE_KEY, s)
@@ -101,7 +99,7 @@ class ImageLocality:
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> tuple[int, Status]:
         s = state.get(PRE_SCORE_STATE_KEY)
         if not isinstance(s, _PreScoreState):
-            s = self._state(pod, self._all_nodes([node]))
+            s = self._state(pod, [node])
         states = node.image_states
         total = 0
         if states and s.total_num_nodes:

@@ -462,9 +462,11 @@ class InterPodAffinity:
         existing = s.existing_anti_affinity_counts
         ns_labels = s.namespace_labels
         pod_ns, pod_labels = pod_meta(pod)
-        for ni in nodes:
-            if not ni.pods_with_required_anti_affinity:
-                continue
+        snapshot = getattr(self.handle, "snapshot", None)
+        holders = (snapshot.have_pods_with_required_anti_affinity()
+                   if snapshot is not None and nodes is snapshot.list()  # not a what-if list
+                   else [n for n in nodes if n.pods_with_required_anti_affinity])
+        for ni in holders:
             labels = ni.labels
             for epi in ni.pods_with_required_anti_affinity:
                 for t in pod_affinity_terms(epi).required_anti_affinity:

@@ -42,7 +42,8 @@ out labels unique to one pod — ``statefulset.kubernetes.io/pod-name``,
 ``apps.kubernetes.io/pod-index``, ``batch.kubernetes.io/job-completion-index``
 — or to one revision, ``controller-revision-hash``), which is what those
 controllers' selectors select; a pod without such an owner gets no default
-spreading, as upstream when no Service selects it.
+spreading, as upstream when no Service selects it. The scheduler actor
+offers the hook, built by :func:`workload_selector` from its informers.
 """
 from __future__ import annotations
 
@@ -336,6 +337,35 @@ def topology_normalizing_weight(size: int) -> float:
 
 def score_for_count(cnt: int, max_skew: int, weight: float) -> float:
     return cnt * weight + (max_skew - 1)
+
+
+def workload_selector(pod: Mapping[str, Any], services: Iterable[Mapping[str, Any]],
+                      workloads: Iterable[Mapping[str, Any]]) -> LabelSelector | None:
+    """Upstream's ``DefaultSelector``: the conjunction of the selectors of the
+    Services (``spec.selector``, a label set) and the ReplicaSets and
+    StatefulSets (``spec.selector``, a LabelSelector) of the pod's namespace
+    that select it; None when none does. Objects from other namespaces, and
+    selectors that are empty or invalid, are skipped."""
+    meta = pod.get("metadata") or {}
+    ns, labels = meta.get("namespace"), meta.get("labels") or {}
+    reqs: list = []
+    for svc in services:
+        sel = (svc.get("spec") or {}).get("selector")
+        if (svc.get("metadata") or {}).get("namespace") == ns and sel and isinstance(sel, Mapping):
+            s = selector_from_set(sel)
+            if s.matches(labels):
+                reqs.extend(s.requirements)
+    for w in workloads:
+        raw = (w.get("spec") or {}).get("selector")
+        if (w.get("metadata") or {}).get("namespace") != ns or not raw:
+            continue
+        try:
+            s = label_selector_from_dict(raw, empty_matches_all=False)
+        except SelectorError:
+            continue
+        if not s.is_empty() and s.matches(labels):
+            reqs.extend(s.requirements)
+    return LabelSelector(tuple(reqs)) if reqs else None
 
 
 class PodTopologySpread:
