@@ -129,6 +129,7 @@ def _controlplane_parsers(sub: Any) -> None:
     up.add_argument("--etcd", type=int, choices=(1, 3, 5), default=3, help="raftstore members")
     up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas")
     up.add_argument("--schedulers", type=int, default=1, help="scheduler replicas (one leads)")
+    up.add_argument("--controller-managers", type=int, default=1, help="controller-manager replicas (one leads)")
     up.add_argument("--scheduler-config", metavar="FILE",
                     help="a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) YAML for the schedulers")
     up.add_argument("--data", help="data root directory (default: $RAYKUBE_DATA or a temp dir)")
@@ -172,9 +173,10 @@ def _controlplane(a: argparse.Namespace) -> int:
     if a.cmd == "up" and a.apiservers < 1:
         print("raykube: --apiservers must be at least 1", file=sys.stderr)
         return 2
-    if a.cmd == "up" and a.schedulers < 0:
-        print("raykube: --schedulers must not be negative", file=sys.stderr)
-        return 2
+    for flag in ("schedulers", "controller_managers"):
+        if a.cmd == "up" and getattr(a, flag) < 0:
+            print(f"raykube: --{flag.replace('_', '-')} must not be negative", file=sys.stderr)
+            return 2
     profile = None
     if a.cmd == "up" and a.scheduler_config:
         try:
@@ -194,6 +196,7 @@ def _controlplane(a: argparse.Namespace) -> int:
             controlplane.print_status(controlplane.up(a.etcd, a.apiservers, a.data, port=a.port, host=a.host,
                                                       kubeconfig=path, schedulers=a.schedulers,
                                                       scheduler_profile=profile,
+                                                      controller_managers=a.controller_managers,
                                                       authorization_mode=a.authorization_mode))
             print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
         elif a.cmd == "kubeconfig":

@@ -14,6 +14,7 @@ from raftstore.cluster import ClusterError, EtcdCluster
 from . import kubeconfig, pki
 from .apiserver.actor import DEFAULT_PORT, NAMESPACE, apiserver_name, start_apiservers
 from .apiserver.auth import MASTERS, UserInfo
+from .controllers.manager import start_controller_managers
 from .scheduler.actor import start_schedulers
 from .scheduler.framework import Profile
 
@@ -23,10 +24,11 @@ ETCD_NAME = "raykube"
 def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None, *,
        port: int = DEFAULT_PORT, host: str = "127.0.0.1", kubeconfig: str | None = None,
        authorization_mode: str = "Default", schedulers: int = 1,
-       scheduler_profile: Profile | None = None) -> dict[str, dict | str]:
+       scheduler_profile: Profile | None = None, controller_managers: int = 1) -> dict[str, dict | str]:
     """Start raftstore, the apiservers (HTTPS from ``port`` on, one port per
-    replica, with a fresh CA and admin token) and the schedulers (with
-    ``scheduler_profile``, else the default one), and write the kubeconfig."""
+    replica, with a fresh CA and admin token), the schedulers (with
+    ``scheduler_profile``, else the default one) and the controller managers,
+    and write the kubeconfig."""
     ca, token = pki.new_ca(), pki.new_token()
     EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
     try:
@@ -35,6 +37,8 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
                          tokens={token: UserInfo("raykube-admin", (MASTERS,))})
         if schedulers:
             start_schedulers(schedulers, apiservers=apis, profile=scheduler_profile)
+        if controller_managers:
+            start_controller_managers(controller_managers, apiservers=apis)
     except Exception:
         down()
         raise
@@ -94,6 +98,9 @@ def print_status(st: dict[str, dict | str]) -> None:
             node = str(s.get("node_id", ""))[:12]
             if "state" in s:
                 detail = f"{s['state']} term {s['term']} applied {s['applied']}"
+            elif "controllers" in s:
+                detail = (f"{'leading' if s['leading'] else 'standby'}  syncs "
+                          f"{sum(c['syncs'] for c in s['controllers'].values())}")
             elif "leading" in s:
                 detail = (f"{'leading' if s['leading'] else 'standby'}  scheduled "
                           f"{(s.get('metrics') or {}).get('scheduled', 0)}")

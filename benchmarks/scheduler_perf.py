@@ -220,14 +220,24 @@ async def run_actor(case: Case, apiservers: list[Any], scheduler: Any, *, timeou
     want = case.pods - case.unschedulable
     prefixes = ("pod-", "spread-", "high-")
 
+    def seen(o: dict, deleted: bool = False) -> bool:
+        name = o["metadata"]["name"]
+        if not deleted and (o.get("spec") or {}).get("nodeName") and name.startswith(prefixes):
+            bound_at.setdefault(name, time.perf_counter())
+        return len(bound_at) >= want
+
     async def watch() -> None:
-        async for ev in client.watch("pods", "sched-perf", resource_version=rv, timeout_seconds=timeout):
-            o = ev["object"]
-            name = o["metadata"]["name"]
-            if ev["type"] != "DELETED" and (o.get("spec") or {}).get("nodeName") and name.startswith(prefixes):
-                bound_at.setdefault(name, time.perf_counter())
-                if len(bound_at) >= want:
+        since = rv
+        while True:  # as an informer does: a watch that ends in an ERROR (410) re-lists and watches again
+            async for ev in client.watch("pods", "sched-perf", resource_version=since, timeout_seconds=timeout):
+                if ev["type"] == "ERROR":
+                    break
+                if seen(ev["object"], ev["type"] == "DELETED"):
                     return
+            listed = await client.list("pods", "sched-perf")
+            if any([seen(o) for o in listed["items"]]):
+                return
+            since = listed["metadata"]["resourceVersion"]
     watcher = asyncio.create_task(watch())
     started = time.perf_counter()
     await _create_all(client, [admitted(case.pod(i)) for i in range(case.pods)])

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping, Protocol
 
+from kubeapi.aio import cancel_and_wait
 from kubeapi.errors import ApiError, is_expired, is_gone
 
 __all__ = [
@@ -647,9 +648,7 @@ class SharedInformer:
         try:
             await stop.wait()
         finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(tasks)
             self._stopped = True
             if self._synced_event is not None:
                 self._synced_event.set()
@@ -703,3 +702,4 @@ class SharedInformerFactory:
     async def shutdown(self) -> None:
         """Wait for started informers to finish (after their stop event was set)."""
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+

@@ -24,6 +24,7 @@ from kubeapi import errors, managedfields, models
 from kubeapi import field as kfield
 from kubeapi.defaults import apply_defaults
 from kubeapi.models.base import KubeModel, unknown_fields
+from kubeapi.names import generate_name
 from kubeapi.patch import PatchError, apply_json_patch, apply_merge_patch
 from kubeapi.registry import Resource, by_plural
 from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
@@ -389,6 +390,9 @@ class APIHandler:
         obj, warnings = self._decode(res, req, body)
         if res.namespaced:
             obj.metadata.namespace = req.namespace
+        generated = not obj.metadata.name and bool(obj.metadata.generate_name)
+        if generated:  # named before validation, as upstream's BeforeCreate does
+            obj.metadata.name = generate_name(obj.metadata.generate_name or "", self.store.rng)
         given_priority = obj.spec.priority if res.kind == "Pod" and obj.spec is not None else None
         apply_defaults(res.kind, obj)
         await self._admit(res, req, obj, creating=True, given_priority=given_priority)
@@ -399,7 +403,8 @@ class APIHandler:
             self._track(res, req, None, body)
         if req.query.get("dryRun") == "All":
             return Response(201, body, warnings)
-        return Response(201, await self.store.create(res, req.namespace, body, uid=uid), warnings)
+        return Response(201, await self.store.create(res, req.namespace, body, uid=uid, name_generated=generated),
+                        warnings)
 
     async def _put(self, res: Resource, req: Request) -> Response:
         """PUT: with a resourceVersion a compare-and-swap (409 when stale);

@@ -184,17 +184,19 @@ class ObjectStore:
         return True
 
     # ----------------------------------------------------------------- write
-    async def create(self, res: Resource, namespace: str | None, obj: dict, *, uid: str | None = None) -> dict:
+    async def create(self, res: Resource, namespace: str | None, obj: dict, *, uid: str | None = None,
+                     name_generated: bool = False) -> dict:
         """Store a new object: uid (``uid`` if the caller already chose it),
-        creationTimestamp, generation 1, a name from generateName; 409
-        AlreadyExists if the key is taken."""
+        creationTimestamp, generation 1, a name from generateName (the
+        caller's, if ``name_generated``); 409 AlreadyExists if the key is
+        taken, after trying up to 8 generated names."""
         obj = json.loads(json.dumps(obj))  # our own copy
         meta = obj.setdefault("metadata", {})
         if res.namespaced:
             meta["namespace"] = namespace
-        generated = not meta.get("name") and bool(meta.get("generateName"))
-        for _ in range(8 if generated else 1):
-            if generated:
+        generated = name_generated or (not meta.get("name") and bool(meta.get("generateName")))
+        for attempt in range(8 if generated else 1):
+            if generated and (attempt or not meta.get("name")):
                 meta["name"] = generate_name(meta["generateName"], self.rng)
             name = meta.get("name")
             if not name:

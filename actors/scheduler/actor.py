@@ -24,11 +24,11 @@ import ray
 from kubeapi import errors
 from kubeapi.client import Client
 from kubeapi.informer import NAMESPACE_INDEX, SharedInformer
-from kubeapi.leaderelection import LeaderElectionConfig, LeaderElector
 from kubeapi.models.base import format_time
 
 from ..apiserver.actor import NAMESPACE
 from ..apiserver.transport import RayTransport
+from ..election import Campaign, Timing
 from .framework import PostFilterResult, Profile
 from .plugins import REGISTRY, default_profile
 from .plugins.podtopologyspread import workload_selector
@@ -68,40 +68,17 @@ class _APIBinder:
 class SchedulerActor:
     def __init__(self, cfg: SchedulerConfig) -> None:
         self.cfg = cfg
-        self.identity = f"{scheduler_name(cfg.index)}_{os.urandom(4).hex()}"
         self.client = Client(RayTransport(cfg.apiservers or None))
         self.started = time.monotonic()
-        self.leading = False
-        self.leader = ""
         self.scheduler: Scheduler | None = None
-        self.terms_led = 0
         self._last_message: dict[str, str] = {}
-        self._task = asyncio.get_running_loop().create_task(self._campaign())
-
-    async def _campaign(self) -> None:
-        cfg = self.cfg
-        while True:
-            elector = LeaderElector(LeaderElectionConfig(
-                LEASE_NAME, LEASE_NAMESPACE, self.identity, on_started_leading=self._lead,
-                on_stopped_leading=self._stopped, on_new_leader=self._new_leader,
-                lease_duration=cfg.lease_duration, renew_deadline=cfg.renew_deadline,
-                retry_period=cfg.retry_period), self.client.leases())
-            try:
-                await elector.run()
-            except Exception:  # noqa: BLE001 - campaign again
-                log.exception("%s: leader election failed", self.identity)
-                await asyncio.sleep(cfg.retry_period)
-
-    def _new_leader(self, identity: str) -> None:
-        self.leader = identity
-
-    def _stopped(self) -> None:
-        self.leading = False
+        self.campaign = Campaign(self.client, LEASE_NAMESPACE, LEASE_NAME,
+                                 f"{scheduler_name(cfg.index)}_{os.urandom(4).hex()}", self._lead,
+                                 Timing(cfg.lease_duration, cfg.renew_deadline, cfg.retry_period))
+        self._task = asyncio.get_running_loop().create_task(self.campaign.run_forever())
 
     async def _lead(self, lost: asyncio.Event) -> None:
         """Schedule until leadership is lost."""
-        self.leading = True
-        self.terms_led += 1
         sched = Scheduler(self.cfg.profile or default_profile(self.cfg.percentage_of_nodes_to_score),
                           REGISTRY, _APIBinder(self.client), on_unschedulable=self._unschedulable,
                           on_preempt=self._preempt)
@@ -175,8 +152,9 @@ class SchedulerActor:
                     log.warning("preempting %s: %s", victim.key, e)
 
     async def status(self) -> dict:
-        st: dict[str, Any] = {"index": self.cfg.index, "identity": self.identity, "leading": self.leading,
-                              "leader": self.leader, "terms_led": self.terms_led, "pid": os.getpid(),
+        c = self.campaign
+        st: dict[str, Any] = {"index": self.cfg.index, "identity": c.identity, "leading": c.leading,
+                              "leader": c.leader, "terms_led": c.terms, "pid": os.getpid(),
                               "node_id": ray.get_runtime_context().get_node_id(),
                               "uptime_s": round(time.monotonic() - self.started, 3)}
         if self.scheduler is not None:

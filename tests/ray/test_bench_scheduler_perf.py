@@ -25,5 +25,5 @@ def test_actor_mode_tiny(ray_cluster, data_root):
         for h in scheds + apis:
             ray.kill(h, no_restart=True)
         etcd.down()
-    assert r["mode"] == "actor" and r["scheduled"] == 40 and r["pods_per_s"] > 0
+    assert r["mode"] == "actor" and r["scheduled"] == 40 and r["pods_per_s"] > 0, r
     assert r["scheduled_by_scheduler"] == 40 and r["attempt_p99_ms"] >= r["attempt_p50_ms"] > 0

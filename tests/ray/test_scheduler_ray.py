@@ -8,11 +8,10 @@ import time
 import pytest
 import ray
 
-from actors.apiserver.actor import start_apiservers
 from actors.apiserver.transport import RayTransport
 from actors.scheduler.actor import start_schedulers
 from kubeapi.client import Client
-from raftstore.cluster import EtcdCluster
+from tests.ray.plane import control_plane
 
 pytestmark = pytest.mark.ray
 
@@ -30,16 +29,9 @@ def _pod(name: str, cpu: str = "100m") -> dict:
 
 @pytest.fixture
 def plane(ray_cluster, data_root):
-    etcd = EtcdCluster.start("sched", 3, data_root=data_root, tick_ms=50.0)
-    apis = start_apiservers(1, "sched", first_index=300)
-    scheds = start_schedulers(2, first_index=300, apiservers=apis, lease_duration=3, renew_deadline=2,
-                              retry_period=0.5)
-    try:
-        yield apis, scheds
-    finally:
-        for h in scheds + apis:
-            ray.kill(h, no_restart=True)
-        etcd.down()
+    with control_plane("sched", data_root, 300, lambda apis: start_schedulers(
+            2, first_index=300, apiservers=apis, lease_duration=3, renew_deadline=2, retry_period=0.5)) as p:
+        yield p
 
 
 def _leader(scheds: list) -> tuple[int, dict]:

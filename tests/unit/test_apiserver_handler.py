@@ -321,3 +321,21 @@ def test_unconditional_writes_retry_a_race_and_conditional_ones_fail():
     assert stale.code == 409
     now = call(h, Request("get", "", "v1", "pods", namespace="team", name="web")).body
     assert "late" not in now["metadata"]["labels"] and "cas" not in now["metadata"]["labels"]
+
+
+def test_generate_name_is_named_before_validation():
+    h = handler()
+    call(h, ns_create("team"))
+    body = pod_body()
+    body["metadata"] = {"generateName": "web-"}
+    made = call(h, pod_create(body))
+    assert made.code == 201 and made.body["metadata"]["name"].startswith("web-")
+    assert len(made.body["metadata"]["name"]) == len("web-") + 5
+    got = call(h, Request("get", "", "v1", "pods", namespace="team", name=made.body["metadata"]["name"]))
+    assert got.code == 200 and got.body["metadata"]["generateName"] == "web-"
+    body["metadata"] = {"generateName": "Web_"}
+    bad = call(h, pod_create(body))
+    assert bad.code == 422 and bad.body["details"]["causes"][0]["field"] == "metadata.generateName"
+    body["metadata"] = {}
+    nameless = call(h, pod_create(body))
+    assert nameless.code == 422 and "name or generateName is required" in nameless.body["message"]
