@@ -245,8 +245,12 @@ async def run_actor(case: Case, apiservers: list[Any], scheduler: Any, *, timeou
         await asyncio.wait_for(watcher, timeout)
     except asyncio.TimeoutError:
         pass
-    st = await scheduler.status.remote()
-    m = st.get("metrics") or {}
+    for _ in range(100):  # a bind's event may reach the watch before the scheduler counts it
+        st = await scheduler.status.remote()
+        m = st.get("metrics") or {}
+        if m.get("scheduled", 0) - base >= len(bound_at):
+            break
+        await asyncio.sleep(0.05)
     lat = m.get("latency_percentiles_ms") or {}
     out = _summary(case, "actor", list(bound_at.values()), started, [],
                    {"attempts": m.get("attempts"), "preemptions": m.get("preemptions"),

@@ -16,7 +16,7 @@ import inspect
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from pydantic import ValidationError
 
@@ -412,13 +412,7 @@ class APIHandler:
         on the newer object, as upstream's GuaranteedUpdate does."""
         body = req.body
         conditional = isinstance(body, dict) and bool((body.get("metadata") or {}).get("resourceVersion"))
-        for attempt in range(UPDATE_ATTEMPTS):
-            try:
-                return await self._update(res, req, body)
-            except errors.ApiError as e:
-                if conditional or not errors.is_conflict(e) or attempt == UPDATE_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return await _retry_conflicts(lambda: self._update(res, req, body), conditional)
 
     async def _update(self, res: Resource, req: Request, body: Any, track: bool = True,
                       current: dict | None = None) -> Response:
@@ -485,26 +479,34 @@ class APIHandler:
         if meta["name"] != req.name:
             raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name "
                                      f"on the URL ({req.name})")
-        try:
-            live: dict | None = await self.store.get(res, req.namespace, req.name or "")
-        except errors.ApiError as e:
-            if not errors.is_not_found(e):
-                raise
-            live = None
-        try:
-            new = managedfields.apply(live, body, res.kind, manager,
-                                      force=str(req.query.get("force", "")).lower() == "true",
-                                      now=self.store.now(), api_version=res.group_version)
-        except managedfields.ApplyConflict as e:
-            raise errors.apply_conflict(
-                res.plural, req.name or "", str(e),
-                [(c.owner(res.group_version), managedfields.render_path(c.path)) for c in e.conflicts],
-                res.group) from None
-        if live is None:
-            return await self._create(res, dataclasses.replace(req, verb="create", body=new),
-                                      track=False)
-        new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        return await self._update(res, req, new, track=False, current=live)
+        given_rv = meta.get("resourceVersion")
+
+        async def attempt() -> Response:
+            try:
+                live: dict | None = await self.store.get(res, req.namespace, req.name or "")
+            except errors.ApiError as e:
+                if not errors.is_not_found(e):
+                    raise
+                live = None
+            if given_rv and (live is None or live["metadata"]["resourceVersion"] != given_rv):
+                raise errors.conflict(res.plural, req.name or "", group=res.group)
+            try:
+                new = managedfields.apply(live, json.loads(json.dumps(body)), res.kind, manager,
+                                          force=str(req.query.get("force", "")).lower() == "true",
+                                          now=self.store.now(), api_version=res.group_version)
+            except managedfields.ApplyConflict as e:
+                raise errors.apply_conflict(
+                    res.plural, req.name or "", str(e),
+                    [(c.owner(res.group_version), managedfields.render_path(c.path)) for c in e.conflicts],
+                    res.group) from None
+            if live is None:
+                return await self._create(res, dataclasses.replace(req, verb="create", body=new),
+                                          track=False)
+            new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+            return await self._update(res, req, new, track=False, current=live)
+        # as a patch: re-applied to the newer object when another write got in between
+        # (or when a create raced with this one), unless the configuration names a version
+        return await _retry_conflicts(attempt, bool(given_rv), also_exists=True)
 
     async def _patch(self, res: Resource, req: Request) -> Response:
         if req.patch_type == "apply":
@@ -514,16 +516,12 @@ class APIHandler:
         # a patch is applied to the object as it is now; should another write
         # land between read and write, it is applied again to the newer one
         # (a resourceVersion inside the patch then fails the compare, as it should)
-        for attempt in range(UPDATE_ATTEMPTS):
+        async def attempt() -> Response:
             current = await self.store.get(res, req.namespace, req.name or "")
             patched = apply_patch(current, req, res.kind)
             patched.setdefault("metadata", {}).setdefault("resourceVersion", current["metadata"]["resourceVersion"])
-            try:
-                return await self._update(res, req, patched, current=current)
-            except errors.ApiError as e:
-                if not errors.is_conflict(e) or attempt == UPDATE_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+            return await self._update(res, req, patched, current=current)
+        return await _retry_conflicts(attempt, False)
 
     # ---------------------------------------------------------- subresources
     async def _bind(self, res: Resource, req: Request) -> Response:
@@ -618,6 +616,23 @@ class APIHandler:
                                              precondition_resource_version=opts.resource_version,
                                              propagation_policy=opts.propagation_policy)
         return Response(200, obj)
+
+
+async def _retry_conflicts(attempt: Callable[[], Awaitable[Response]], conditional: bool, *,
+                           also_exists: bool = False) -> Response:
+    """Run a read-modify-write ``attempt``; an unconditional one that lost a
+    race (409 Conflict, or AlreadyExists when ``also_exists``) is run again
+    on the newer state, up to UPDATE_ATTEMPTS times (upstream's GuaranteedUpdate)."""
+    for n in range(UPDATE_ATTEMPTS):
+        try:
+            return await attempt()
+        except errors.ApiError as e:
+            causes = e.details.causes if e.details is not None else ()
+            raced = (errors.is_conflict(e) and not any(c.reason == "FieldManagerConflict" for c in causes)) \
+                or (also_exists and errors.is_already_exists(e))
+            if conditional or not raced or n == UPDATE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def apply_patch(current: dict, req: Request, kind: str) -> dict:

@@ -240,6 +240,12 @@ class ObjectStore:
         elif subresource == "binding":
             merged = dict(current, metadata=dict(current["metadata"]))
             merged["spec"] = dict(current.get("spec") or {}, nodeName=(new.get("spec") or {}).get("nodeName"))
+            # as upstream's binding storage: the pod is now scheduled
+            status = dict(current.get("status") or {})
+            status["conditions"] = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"] \
+                + [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                    "lastTransitionTime": self.now()}]
+            merged["status"] = status
             new = merged
         else:
             if "status" in current:

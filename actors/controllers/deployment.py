@@ -381,7 +381,9 @@ class DeploymentController(Controller):
             await self._scale_rs(new, desired, d)
             return await self._sync_status(d, all_rs, new)
         if new_size < desired:
-            current = sum(replicas_of(rs) for rs in all_rs)
+            # pods a ReplicaSet was told to drop but still has count too: maxSurge
+            # bounds the pods that exist, not only the sizes asked for
+            current = sum(max(replicas_of(rs), _status(rs, "replicas")) for rs in all_rs)
             room = desired + surge - current
             if room > 0:
                 new = await self._scale_rs(new, new_size + min(room, desired - new_size), d)

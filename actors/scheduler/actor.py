@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import ray
 
@@ -56,12 +56,40 @@ class SchedulerConfig:
     events: bool = True  # FailedScheduling events
 
 
+class _PerPod:
+    """API work about one pod (status reports, preemption's deletes) run in
+    the background, in order per pod, so the scheduling loop never waits for
+    the API; a binding first waits for what is still pending about its pod,
+    so a late "unschedulable" report can never land after the binding."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Task] = {}
+
+    def run(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+        prev = self._last.get(key)
+
+        async def chained() -> None:
+            if prev is not None:
+                await asyncio.gather(prev, return_exceptions=True)
+            await work()
+        task = asyncio.get_running_loop().create_task(chained())
+        self._last[key] = task
+        task.add_done_callback(lambda t: self._last.get(key) is t and self._last.pop(key, None))
+
+    async def wait(self, key: str) -> None:
+        task = self._last.get(key)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+
 class _APIBinder:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, pending: _PerPod) -> None:
         self.client = client
+        self.pending = pending
 
     async def bind(self, pod: dict, node: str) -> None:
         meta = pod["metadata"]
+        await self.pending.wait(f"{meta['namespace']}/{meta['name']}")
         await self.client.bind(meta["namespace"], meta["name"], node)
 
 
@@ -72,6 +100,8 @@ class SchedulerActor:
         self.started = time.monotonic()
         self.scheduler: Scheduler | None = None
         self._last_message: dict[str, str] = {}
+        self._nominating: dict[str, str] = {}  # pod key -> node its preemption just nominated
+        self._pending = _PerPod()
         self.campaign = Campaign(self.client, LEASE_NAMESPACE, LEASE_NAME,
                                  f"{scheduler_name(cfg.index)}_{os.urandom(4).hex()}", self._lead,
                                  Timing(cfg.lease_duration, cfg.renew_deadline, cfg.retry_period))
@@ -80,7 +110,7 @@ class SchedulerActor:
     async def _lead(self, lost: asyncio.Event) -> None:
         """Schedule until leadership is lost."""
         sched = Scheduler(self.cfg.profile or default_profile(self.cfg.percentage_of_nodes_to_score),
-                          REGISTRY, _APIBinder(self.client), on_unschedulable=self._unschedulable,
+                          REGISTRY, _APIBinder(self.client, self._pending), on_unschedulable=self._unschedulable,
                           on_preempt=self._preempt)
         self.scheduler = sched
         pods = SharedInformer(self.client, "pods")
@@ -113,15 +143,26 @@ class SchedulerActor:
     async def _unschedulable(self, pod: dict, message: str) -> None:
         meta = pod["metadata"]
         key = f"{meta['namespace']}/{meta['name']}"
-        if self._last_message.get(key) == message:
+        nominated = self._nominating.pop(key, None)
+        self._pending.run(key, lambda: self._report(pod, key, message, nominated))
+
+    async def _report(self, pod: dict, key: str, message: str, nominated: str | None) -> None:
+        """One status patch: the PodScheduled=False condition, and the node
+        preemption just nominated if it did (as upstream's updatePod); and
+        the FailedScheduling Event."""
+        meta = pod["metadata"]
+        if self._last_message.get(key) == message and nominated is None:
             return  # said already
         self._last_message[key] = message
         if len(self._last_message) > 100_000:
             self._last_message.clear()
         cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
                 "lastProbeTime": None, "lastTransitionTime": format_time(time.time())}
+        status: dict[str, Any] = {"conditions": [cond]}
+        if nominated is not None:
+            status["nominatedNodeName"] = nominated
         try:
-            await self.client.patch("pods", meta["name"], {"status": {"conditions": [cond]}}, meta["namespace"],
+            await self.client.patch("pods", meta["name"], {"status": status}, meta["namespace"],
                                     patch_type="strategic", subresource="status")
             if self.cfg.events:
                 await self.client.create({
@@ -138,18 +179,22 @@ class SchedulerActor:
                 log.warning("reporting %s unschedulable: %s", key, e)
 
     async def _preempt(self, pod: dict, result: PostFilterResult) -> None:
+        """Delete the victims, all at once, in the background; the nomination
+        goes out with the unschedulable report that follows."""
         meta = pod["metadata"]
-        try:
-            await self.client.patch("pods", meta["name"], {"status": {"nominatedNodeName": result.nominated_node_name}},
-                                    meta["namespace"], patch_type="merge", subresource="status")
-        except errors.ApiError as e:
-            log.warning("nominating %s/%s: %s", meta["namespace"], meta["name"], e)
-        for victim in result.victims:
+        key = f"{meta['namespace']}/{meta['name']}"
+        self._nominating[key] = result.nominated_node_name
+
+        async def evict(victim: Any) -> None:
             try:
                 await self.client.delete("pods", victim.name, victim.namespace)
             except errors.ApiError as e:
                 if not errors.is_not_found(e):
                     log.warning("preempting %s: %s", victim.key, e)
+
+        async def evict_all() -> None:
+            await asyncio.gather(*(evict(v) for v in result.victims))
+        self._pending.run(key, evict_all)
 
     async def status(self) -> dict:
         c = self.campaign

@@ -177,6 +177,8 @@ def test_binding_sets_node_once():
     assert first.code == 201 and first.body["status"] == "Success"
     got = call(h, Request("get", "", "v1", "pods", namespace="team", name="web")).body
     assert got["spec"]["nodeName"] == "n1" and got["metadata"]["generation"] == gen
+    scheduled = [c for c in got["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert [(c["status"], c["lastTransitionTime"]) for c in scheduled] == [("True", "2023-11-14T22:13:20Z")]
     again = call(h, bind)
     assert again.code == 409 and 'already assigned to node "n1"' in again.body["message"]
     no_target = call(h, Request("create", "", "v1", "pods", namespace="team", name="web",
@@ -321,6 +323,15 @@ def test_unconditional_writes_retry_a_race_and_conditional_ones_fail():
     assert stale.code == 409
     now = call(h, Request("get", "", "v1", "pods", namespace="team", name="web")).body
     assert "late" not in now["metadata"]["labels"] and "cas" not in now["metadata"]["labels"]
+    # server-side apply is a patch too: a race is applied again; a version in the configuration is a precondition
+    config = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "labels": {"applied": "yes"}}}
+    kv.race = other_writer("racer4")
+    applied = call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="apply",
+                              body=config, query={"fieldManager": "me"}))
+    assert applied.code == 200 and {"racer4", "applied"} <= set(applied.body["metadata"]["labels"])
+    stale_config = dict(config, metadata=dict(config["metadata"], resourceVersion=first["metadata"]["resourceVersion"]))
+    assert call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="apply",
+                           body=stale_config, query={"fieldManager": "me"})).code == 409
 
 
 def test_generate_name_is_named_before_validation():

@@ -127,6 +127,13 @@ def test_rolling_update_respects_max_surge_then_max_unavailable():
     c, api = controller(d, [sick, new2])  # the new pod unavailable too: only 1 may go
     run(c.sync("ns/web"))
     assert scaled(api) == {sick["metadata"]["name"]: 3}
+    # an old ReplicaSet told to shrink to 3 still has 4 pods: no room to surge yet
+    shrinking = replicaset(d, "app:v1", 3)
+    shrinking["status"]["replicas"] = 4
+    ready_new = replicaset(d, "app:v2", 1, revision=2, created=NOW)
+    c, api = controller(d, [shrinking, ready_new])
+    run(c.sync("ns/web"))
+    assert new["metadata"]["name"] not in scaled(api)
 
 
 def test_a_rollback_makes_the_old_replicaset_the_newest_revision():
