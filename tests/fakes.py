@@ -1,6 +1,7 @@
 """Stand-ins tests share while the real components do not exist yet."""
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -32,3 +33,24 @@ def track_live(live: dict[str, dict], ev: dict) -> None:
         live.pop(name, None)
     else:
         live[name] = pod
+
+
+async def finish_deletion(client: Any, pod: dict) -> None:
+    """Play kubelet for a pod being deleted on its node: the final delete (grace 0)."""
+    meta = pod["metadata"]
+    if not meta.get("deletionTimestamp") or not (pod.get("spec") or {}).get("nodeName"):
+        return
+    try:
+        await client.delete("pods", meta["name"], meta.get("namespace"), grace_period_seconds=0,
+                            preconditions={"uid": meta.get("uid")})
+    except Exception:  # noqa: BLE001 - gone already
+        pass
+
+
+async def eventually(pred: Any, what: str, tries: int = 500, every: float = 0.02) -> None:
+    """Poll the coroutine function ``pred`` until it is true; fail naming ``what``."""
+    for _ in range(tries):
+        if await pred():
+            return
+        await asyncio.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -262,8 +262,9 @@ class ObjectStore:
         key = res.key(namespace, name).encode()
         rev = int(cur_meta["resourceVersion"])
         # the last finalizer of an object being deleted is gone: delete it now
-        # (pods wait for their kubelet's final delete instead)
-        finished = "deletionTimestamp" in cur_meta and not nm.get("finalizers") and res.kind != "Pod"
+        # (pods in their grace period wait for their kubelet's final delete instead)
+        finished = "deletionTimestamp" in cur_meta and not nm.get("finalizers") and \
+            (res.kind != "Pod" or not cur_meta.get("deletionGracePeriodSeconds"))
         op = {"op": "delete_range", "key": key} if finished else \
             {"op": "put", "key": key, "value": _encode(new)}
         r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}], [op])

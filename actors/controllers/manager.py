@@ -20,12 +20,14 @@ import ray
 
 from kubeapi.client import Client
 from kubeapi.informer import SharedInformerFactory
+from kubeapi.registry import REGISTRY
 
 from ..apiserver.actor import NAMESPACE
 from ..apiserver.transport import RayTransport
 from ..election import Campaign, Timing
 from .base import Controller
 from .deployment import DeploymentController
+from .garbagecollector import GarbageCollector
 from .replicaset import ReplicaSetController
 
 log = logging.getLogger("raykube.controllers")
@@ -51,9 +53,21 @@ def _deployment(f: SharedInformerFactory, client: Client) -> Controller:
     return c
 
 
+# what the garbage collector watches: every stored kind but Events (which nothing owns)
+GC_RESOURCES = tuple(r.plural for r in REGISTRY if r.stored and r.plural != "events")
+
+
+def _garbagecollector(f: SharedInformerFactory, client: Client) -> Controller:
+    c = GarbageCollector(client)
+    for resource in GC_RESOURCES:
+        f.informer(resource).add_event_handler(c.on_add, c.on_update, c.on_delete)
+    return c
+
+
 # controller name -> how to build it over the shared informers
 CONTROLLERS: dict[str, Callable[[SharedInformerFactory, Client], Controller]] = {
     "deployment": _deployment,
+    "garbagecollector": _garbagecollector,
     "replicaset": _replicaset,
 }
 

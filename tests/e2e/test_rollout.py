@@ -12,7 +12,7 @@ import pytest
 
 from kubeapi.client import Client
 from kubeapi.httptransport import HTTPTransport
-from tests.fakes import is_ready, mark_ready
+from tests.fakes import finish_deletion, is_ready, mark_ready
 
 from .test_kubectl import DEPLOYMENT, _ns
 
@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 
 
 class FakeKubelet:
-    """Marks every new pod of a namespace Running and Ready, from a thread of its own."""
+    """Marks every new pod of a namespace Running and Ready, and finishes the
+    deletion of pods on a node, from a thread of its own."""
 
     def __init__(self, kubeconfig: str, namespace: str) -> None:
         self.kubeconfig, self.namespace = kubeconfig, namespace
@@ -39,9 +40,12 @@ class FakeKubelet:
                 async for ev in client.watch("pods", self.namespace, resource_version=rv, timeout_seconds=2):
                     pod = ev["object"]
                     rv = pod["metadata"].get("resourceVersion") or rv
-                    if ev["type"] == "DELETED" or pod["metadata"].get("deletionTimestamp") or is_ready(pod):
+                    if ev["type"] == "DELETED":
                         continue
-                    self.marked += await mark_ready(client, pod)
+                    if pod["metadata"].get("deletionTimestamp"):
+                        await finish_deletion(client, pod)  # pods the scheduler put on a node
+                    elif not is_ready(pod):
+                        self.marked += await mark_ready(client, pod)
         finally:
             await transport.close()
 
@@ -91,3 +95,15 @@ def test_rollout_status_set_image_history_undo_and_scale(control_plane):
         rs = json.loads(cp.ok("get", "-n", ns, "replicasets", "-o", "json"))["items"]
         assert sorted(r["spec"]["replicas"] for r in rs) == [0, 4]
         assert kubelet.marked >= 8
+
+        # a Deployment deleted the default way (background) takes its ReplicaSets and pods with it
+        cp.ok("delete", "-n", ns, "deployment/web")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            left = cp.ok("get", "-n", ns, "replicasets,pods", "-o", "name").split()
+            if not left:
+                break
+            time.sleep(0.5)
+        pods = json.loads(cp.ok("get", "-n", ns, "pods", "-o", "json"))["items"]
+        assert left == [], [(p["metadata"]["name"], p["metadata"].get("deletionTimestamp"), p["spec"].get("nodeName"),
+                             p["metadata"].get("ownerReferences"), p["metadata"].get("finalizers")) for p in pods]

@@ -187,3 +187,24 @@ def test_list_at_a_compacted_revision_is_expired():
         return e.value
     e = run(go())
     assert e.code == 410 and e.status()["reason"] == "Expired"
+
+
+def test_a_pod_held_only_by_finalizers_goes_when_they_do():
+    """Unbound (or deleted with no grace) pods wait for finalizers, not for a
+    kubelet: clearing the last one deletes them; a pod in its grace period stays."""
+    s = store()
+
+    async def go():
+        await s.create(PODS, "default", pod("held"))
+        marked, gone = await s.delete(PODS, "default", "held", propagation_policy="Foreground")
+        assert not gone and marked["metadata"]["finalizers"] == ["foregroundDeletion"]
+        await s.update(PODS, "default", dict(marked, metadata=dict(marked["metadata"], finalizers=[])))
+        with pytest.raises(errors.ApiError) as e:
+            await s.get(PODS, "default", "held")
+        assert e.value.code == 404
+        await s.create(PODS, "default", pod("graceful", node="n1"))
+        marked, _ = await s.delete(PODS, "default", "graceful", propagation_policy="Foreground")
+        await s.update(PODS, "default", dict(marked, metadata=dict(marked["metadata"], finalizers=[])))
+        still = await s.get(PODS, "default", "graceful")
+        assert still["metadata"]["deletionGracePeriodSeconds"] == 30  # its kubelet finishes it
+    run(go())

@@ -18,7 +18,7 @@ from kubeapi.aio import cancel_and_wait
 from kubeapi.client import Client
 from kubeapi.informer import Indexer, SharedInformerFactory
 from kubeapi.models.base import format_time
-from tests.fakes import is_ready, mark_ready, track_live
+from tests.fakes import eventually, is_ready, mark_ready, track_live
 
 from .test_ctrl_replicaset import NOW, Recorder, run
 
@@ -252,14 +252,6 @@ async def _kubelet(client: Client, stop: asyncio.Event, seen: list[dict]) -> Non
             await mark_ready(client, ev["object"])
 
 
-async def _until(pred, what: str, tries: int = 500) -> None:
-    for _ in range(tries):
-        if await pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_rollout_rollback_and_scale_through_the_api():
     async def go() -> None:
         server, client, stop, tasks, factory = await _plane()
@@ -278,7 +270,7 @@ def test_rollout_rollback_and_scale_through_the_api():
             return (st.get("observedGeneration") == d["metadata"]["generation"] and st.get("updatedReplicas") == n
                     and st.get("availableReplicas") == n and st.get("replicas") == n and len(pods) == n
                     and all(p["spec"]["containers"][0]["image"] == image for p in pods))
-        await _until(lambda: done("app:v1", 4), "4 available v1 pods")
+        await eventually(lambda: done("app:v1", 4), "4 available v1 pods")
         prog = {c["type"]: c for c in (await client.get("deployments", "web", "ns"))["status"]["conditions"]}
         assert prog["Progressing"]["reason"] == "NewReplicaSetAvailable"
 
@@ -286,7 +278,7 @@ def test_rollout_rollback_and_scale_through_the_api():
         start = len(events)
         await client.patch("deployments", "web", {"spec": {"template": {"spec": {"containers": [
             {"name": "c", "image": "app:v2"}]}}}}, "ns", patch_type="strategic")
-        await _until(lambda: done("app:v2", 4), "the v2 rollout")
+        await eventually(lambda: done("app:v2", 4), "the v2 rollout")
         live: dict[str, dict] = {}
         worst_total, worst_ready = 0, 4
         for i, ev in enumerate(list(events)):
@@ -304,7 +296,7 @@ def test_rollout_rollback_and_scale_through_the_api():
         # roll back to v1 (what kubectl rollout undo writes): its ReplicaSet becomes revision 3
         await client.patch("deployments", "web", {"spec": {"template": {"spec": {"containers": [
             {"name": "c", "image": "app:v1"}]}}}}, "ns", patch_type="strategic")
-        await _until(lambda: done("app:v1", 4), "the rollback")
+        await eventually(lambda: done("app:v1", 4), "the rollback")
         rss = (await client.list("replicasets", "ns"))["items"]
         v1 = next(rs for rs in rss if rs["spec"]["template"]["spec"]["containers"][0]["image"] == "app:v1")
         assert v1["metadata"]["annotations"][REVISION] == "3"
@@ -314,7 +306,7 @@ def test_rollout_rollback_and_scale_through_the_api():
 
         # scale
         await client.patch("deployments", "web", {"spec": {"replicas": 2}}, "ns")
-        await _until(lambda: done("app:v1", 2), "scale down to 2")
+        await eventually(lambda: done("app:v1", 2), "scale down to 2")
         # settled: the controllers write nothing more (their status matches what is stored)
         await asyncio.sleep(0.3)
         rvs = [o["metadata"]["resourceVersion"] for r in ("deployments", "replicasets", "pods")

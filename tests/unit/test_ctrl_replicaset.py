@@ -18,6 +18,7 @@ from kubeapi.client import Client
 from kubeapi.informer import Indexer, SharedInformer
 from kubeapi.models.base import format_time
 from kubeapi.patch import apply_json_patch, apply_merge_patch
+from tests.fakes import eventually
 
 NOW = 1_700_000_000.0
 KINDS = {"pods": "Pod", "replicasets": "ReplicaSet", "deployments": "Deployment"}
@@ -306,23 +307,16 @@ def test_keeps_replicas_against_a_real_apiserver():
                                             for r in p["metadata"].get("ownerReferences") or ())
                     and not p["metadata"].get("deletionTimestamp")]
 
-        async def until(pred, what: str) -> None:
-            for _ in range(300):
-                if await pred():
-                    return
-                await asyncio.sleep(0.02)
-            raise AssertionError(f"timed out waiting for {what}")
-
-        await until(lambda: _count(owned, 3), "3 pods")
+        await eventually(lambda: _count(owned, 3), "3 pods")
         names = {p["metadata"]["name"] for p in await owned()}
         assert "orphan" in names  # adopted, and only 2 created
         victim = sorted(names - {"orphan"})[0]
         await client.delete("pods", victim, "ns", grace_period_seconds=0)
-        await until(lambda: _count(owned, 3, without=victim), "a replacement")
+        await eventually(lambda: _count(owned, 3, without=victim), "a replacement")
         await client.patch("replicasets", "web", {"spec": {"replicas": 1}}, "ns")
-        await until(lambda: _count(owned, 1), "scale down to 1")
+        await eventually(lambda: _count(owned, 1), "scale down to 1")
         got = await client.get("replicasets", "web", "ns")
-        await until(lambda: _status_replicas(client, 1), "status.replicas 1")
+        await eventually(lambda: _status_replicas(client, 1), "status.replicas 1")
         assert got["metadata"]["uid"] == made["metadata"]["uid"]
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
