@@ -28,6 +28,7 @@ from ..election import Campaign, Timing
 from .base import Controller
 from .deployment import DeploymentController
 from .garbagecollector import GarbageCollector
+from .nodeipam import NodeIPAMController
 from .replicaset import ReplicaSetController
 
 log = logging.getLogger("raykube.controllers")
@@ -64,10 +65,18 @@ def _garbagecollector(f: SharedInformerFactory, client: Client) -> Controller:
     return c
 
 
+def _nodeipam(f: SharedInformerFactory, client: Client) -> Controller:
+    nodes = f.informer("nodes")
+    c = NodeIPAMController(nodes.indexer, client)
+    nodes.add_event_handler(c.on_node, c.on_node_update, c.on_node_delete)
+    return c
+
+
 # controller name -> how to build it over the shared informers
 CONTROLLERS: dict[str, Callable[[SharedInformerFactory, Client], Controller]] = {
     "deployment": _deployment,
     "garbagecollector": _garbagecollector,
+    "nodeipam": _nodeipam,
     "replicaset": _replicaset,
 }
 

@@ -21,7 +21,7 @@ from kubeapi.patch import apply_json_patch, apply_merge_patch
 from tests.fakes import eventually
 
 NOW = 1_700_000_000.0
-KINDS = {"pods": "Pod", "replicasets": "ReplicaSet", "deployments": "Deployment"}
+KINDS = {"pods": "Pod", "replicasets": "ReplicaSet", "deployments": "Deployment", "nodes": "Node"}
 
 
 class Recorder:
