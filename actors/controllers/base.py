@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 import time
 from typing import Any, Callable, Mapping, Protocol
 
@@ -58,7 +59,7 @@ def by_namespace(indexer: Indexer, namespace: str) -> list[dict]:
     return indexer.by_index(NAMESPACE_INDEX, namespace)
 
 
-class Controller:
+class Controller(ABC):
     """A named work queue plus a reconcile function."""
 
     name = "controller"
@@ -69,8 +70,9 @@ class Controller:
         self.syncs = 0
         self.errors = 0
 
+    @abstractmethod
     async def sync(self, key: str) -> None:
-        raise NotImplementedError
+        """Reconcile the object ``key`` names from the listers' current state."""
 
     def enqueue(self, obj: Any) -> None:
         self.queue.add(obj if isinstance(obj, str) else object_key(obj))

@@ -33,10 +33,10 @@ from typing import Any, Callable
 
 from kubeapi import errors
 from kubeapi.informer import Indexer
-from kubeapi.models.base import format_time
+from kubeapi.models.base import format_time, parse_time
 
 from .base import Controller, Writer, by_namespace, labels_of, object_key, replicas_of, spec_selector, unwrap
-from .podutil import controller_ref, is_pod_active, is_terminating, owner_reference, parse_time
+from .podutil import controller_ref, is_pod_active, is_terminating, owner_reference
 from .refmanager import RefManager
 
 HASH_LABEL = "pod-template-hash"

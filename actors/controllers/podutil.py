@@ -3,20 +3,11 @@
 availability, controller references, and which pods to delete first."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Iterable, Mapping
 
+from kubeapi.models.base import parse_time
+
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
-
-
-def parse_time(value: str | None) -> float | None:
-    """A ``metav1.Time`` string as Unix seconds (None when absent or unreadable)."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 # ------------------------------------------------------------------------ pods

@@ -23,7 +23,7 @@ import ray
 
 from kubeapi import errors
 from kubeapi.client import Client
-from kubeapi.informer import NAMESPACE_INDEX, SharedInformer
+from kubeapi.informer import NAMESPACE_INDEX, SharedInformerFactory
 from kubeapi.models.base import format_time
 
 from ..apiserver.actor import NAMESPACE
@@ -113,31 +113,30 @@ class SchedulerActor:
                           REGISTRY, _APIBinder(self.client, self._pending), on_unschedulable=self._unschedulable,
                           on_preempt=self._preempt)
         self.scheduler = sched
-        pods = SharedInformer(self.client, "pods")
-        nodes = SharedInformer(self.client, "nodes")
-        pods.add_event_handler(on_add=lambda p: sched.on_pod("ADDED", p),
-                               on_update=lambda _o, p: sched.on_pod("MODIFIED", p),
-                               on_delete=lambda p: sched.on_pod("DELETED", getattr(p, "obj", p)))
-        nodes.add_event_handler(on_add=lambda n: sched.on_node("ADDED", n),
-                                on_update=lambda _o, n: sched.on_node("MODIFIED", n),
-                                on_delete=lambda n: sched.on_node("DELETED", getattr(n, "obj", n)))
+        factory = SharedInformerFactory(self.client)
+        factory.informer("pods").add_event_handler(
+            on_add=lambda p: sched.on_pod("ADDED", p), on_update=lambda _o, p: sched.on_pod("MODIFIED", p),
+            on_delete=lambda p: sched.on_pod("DELETED", getattr(p, "obj", p)))
+        factory.informer("nodes").add_event_handler(
+            on_add=lambda n: sched.on_node("ADDED", n), on_update=lambda _o, n: sched.on_node("MODIFIED", n),
+            on_delete=lambda n: sched.on_node("DELETED", getattr(n, "obj", n)))
         # what selects a pod, for PodTopologySpread's default constraints
-        selecting = {r: SharedInformer(self.client, r) for r in ("services", "replicasets", "statefulsets")}
+        selecting = {r: factory.informer(r).indexer for r in ("services", "replicasets", "statefulsets")}
 
         def default_selector(pod: dict) -> Any:
             ns = (pod.get("metadata") or {}).get("namespace", "")
-            of = {r: inf.indexer.by_index(NAMESPACE_INDEX, ns) for r, inf in selecting.items()}
+            of = {r: indexer.by_index(NAMESPACE_INDEX, ns) for r, indexer in selecting.items()}
             return workload_selector(pod, of["services"], of["replicasets"] + of["statefulsets"])
         sched.default_selector = default_selector
-        informers = [nodes, pods, *selecting.values()]
-        tasks = [asyncio.create_task(inf.run(lost)) for inf in informers]
+        stop = asyncio.Event()  # the informers' own: set however this term ends
+        factory.start(stop)
         try:
-            for inf in informers:
-                await inf.wait_for_sync(None)
+            await factory.wait_for_cache_sync(None)
             await sched.run(lost)
         finally:
             sched.queue.close()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            stop.set()
+            await factory.shutdown()
 
     # ------------------------------------------------------------ reports
     async def _unschedulable(self, pod: dict, message: str) -> None:

@@ -117,6 +117,16 @@ def format_time(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_time(value: str | None) -> float | None:
+    """A ``metav1.Time`` (or MicroTime) as Unix seconds; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return _utc(str(value)).timestamp()
+    except ValueError:
+        return None
+
+
 def _as_time(value: str) -> str:
     """Upstream re-encodes a Time in UTC to the second: ``...+02:00`` → ``...Z``."""
     return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -45,8 +45,9 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Mapping
+
+from kubeapi.models.base import parse_time
 
 from ..framework import SUCCESS, Code, CycleState, PostFilterResult, Status, fit_error_message
 from ..nodeinfo import NodeInfo, PodInfo
@@ -69,13 +70,8 @@ _MAX_INT32 = 2**31 - 1
 def pod_start_time(pi: PodInfo) -> float:
     """``status.startTime`` in seconds; a pod not started yet counts as starting now
     (later than any started pod)."""
-    st = (pi.pod.get("status") or {}).get("startTime")
-    if not st:
-        return math.inf
-    try:
-        return datetime.fromisoformat(str(st).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return math.inf
+    t = parse_time((pi.pod.get("status") or {}).get("startTime"))
+    return math.inf if t is None else t
 
 
 def importance_key(pi: PodInfo) -> tuple[int, float]:
