@@ -20,7 +20,8 @@ from kubeapi.informer import Indexer, SharedInformerFactory
 from kubeapi.models.base import format_time
 from tests.fakes import eventually, is_ready, mark_ready, track_live
 
-from .test_ctrl_replicaset import NOW, Recorder, run
+from .ctrl_fakes import Recorder, run
+from .test_ctrl_replicaset import NOW
 
 
 def deployment(replicas: int = 4, image: str = "app:v1", *, strategy: dict | None = None, uid: str = "d-uid",

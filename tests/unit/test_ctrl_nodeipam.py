@@ -14,7 +14,7 @@ from kubeapi.client import Client
 from kubeapi.informer import Indexer, SharedInformer
 from tests.fakes import eventually
 
-from .test_ctrl_replicaset import Recorder, run
+from .ctrl_fakes import Recorder, run
 
 
 def node(name: str, cidr: str | None = None) -> dict:
