@@ -10,7 +10,9 @@ or a recording fake in tests).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 from abc import ABC, abstractmethod
 import time
 from typing import Any, Callable, Mapping, Protocol
@@ -144,3 +146,37 @@ def spec_selector(obj: Mapping[str, Any]) -> LabelSelector | None:
     except SelectorError:
         return None
     return None if sel.is_empty() else sel
+
+
+def int_or_percent(value: Any, total: int, round_up: bool) -> int:
+    """An IntOrString (``3`` or ``"25%"``) against ``total``."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    s = str(value)
+    if s.endswith("%"):
+        pct = int(s[:-1])
+        return math.ceil(total * pct / 100) if round_up else math.floor(total * pct / 100)
+    return int(s)
+
+
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"  # upstream's alphabet for generated names
+
+
+def template_hash(template: dict, collision_count: int | None = None) -> str:
+    """A short stable hash of a pod template (FNV-1a 32 over its canonical
+    JSON, plus the collision count), in upstream's vowel-free alphabet."""
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    if collision_count:
+        data += str(collision_count).encode()
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    out = ""
+    for _ in range(10):
+        h, r = divmod(h, len(_SAFE))
+        out += _SAFE[r]
+        if not h:
+            break
+    return out

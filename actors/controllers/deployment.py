@@ -26,8 +26,6 @@ revisions never share pods. ``sync(key)``, from the informers' state:
 from __future__ import annotations
 
 import copy
-import json
-import math
 import time
 from typing import Any, Callable
 
@@ -35,7 +33,8 @@ from kubeapi import errors
 from kubeapi.informer import Indexer
 from kubeapi.models.base import format_time, parse_time
 
-from .base import Controller, Writer, by_namespace, labels_of, object_key, replicas_of, spec_selector, unwrap
+from .base import (Controller, Writer, by_namespace, int_or_percent, labels_of, object_key, replicas_of, spec_selector,
+                   template_hash, unwrap)
 from .podutil import controller_ref, is_pod_active, is_terminating, owner_reference
 from .refmanager import RefManager
 
@@ -47,28 +46,9 @@ MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 # Deployment annotations not copied to its ReplicaSets (upstream's skipCopyAnnotation)
 _NOT_COPIED = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY,
                DESIRED_REPLICAS, MAX_REPLICAS, "deprecated.deployment.rollback.to"}
-_SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 
 # ---------------------------------------------------------------------- helpers
-def template_hash(template: dict, collision_count: int | None = None) -> str:
-    """A short stable hash of a pod template (FNV-1a 32 over its canonical
-    JSON, plus the collision count), in upstream's vowel-free alphabet."""
-    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
-    if collision_count:
-        data += str(collision_count).encode()
-    h = 0x811C9DC5
-    for b in data:
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    out = ""
-    for _ in range(10):
-        h, r = divmod(h, len(_SAFE))
-        out += _SAFE[r]
-        if not h:
-            break
-    return out
-
-
 def _without_hash(template: dict) -> dict:
     t = copy.deepcopy(template)
     labels = (t.get("metadata") or {}).get("labels")
@@ -92,19 +72,6 @@ def revision_of(rs: dict) -> int:
         return 0
 
 
-def _scaled(value: Any, total: int, round_up: bool) -> int:
-    """An IntOrString (``3`` or ``"25%"``) against ``total``."""
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    s = str(value)
-    if s.endswith("%"):
-        pct = int(s[:-1])
-        return math.ceil(total * pct / 100) if round_up else math.floor(total * pct / 100)
-    return int(s)
-
-
 def surge_and_unavailable(d: dict) -> tuple[int, int]:
     """``maxSurge`` (rounded up) and ``maxUnavailable`` (rounded down) of a
     RollingUpdate Deployment; both 0 would deadlock, so unavailable is then 1."""
@@ -113,8 +80,8 @@ def surge_and_unavailable(d: dict) -> tuple[int, int]:
         return 0, 0
     ru = strategy.get("rollingUpdate") or {}
     desired = replicas_of(d)
-    surge = _scaled(ru.get("maxSurge", "25%"), desired, True)
-    unavailable = _scaled(ru.get("maxUnavailable", "25%"), desired, False)
+    surge = int_or_percent(ru.get("maxSurge", "25%"), desired, True)
+    unavailable = int_or_percent(ru.get("maxUnavailable", "25%"), desired, False)
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, min(unavailable, desired)
