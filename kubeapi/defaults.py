@@ -218,10 +218,6 @@ def _default_service(svc: core.Service, **_: Any) -> None:
 
 @register_defaulter("Namespace")
 def _default_namespace(ns: core.Namespace, **_: Any) -> None:
-    if ns.spec is None:
-        ns.spec = core.NamespaceSpec()
-    if not ns.spec.finalizers:
-        ns.spec.finalizers = ["kubernetes"]
     if ns.status is None:
         ns.status = core.NamespaceStatus()
     if not ns.status.phase:

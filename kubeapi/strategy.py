@@ -77,6 +77,10 @@ def prepare_for_create(kind: str, obj: dict[str, Any]) -> None:
     canonicalize(kind, obj)
     if kind == "Pod":
         obj["status"] = {"phase": "Pending", "qosClass": pod_qos_class(obj.get("spec") or {})}
+    elif kind == "Namespace":  # the namespace controller empties it before it goes
+        spec = obj.setdefault("spec", {})
+        spec["finalizers"] = list(dict.fromkeys([*(spec.get("finalizers") or ()), "kubernetes"]))
+        obj["status"] = {"phase": "Active"}
     elif kind in STATUS_RESET:
         obj["status"] = dict(EMPTY_STATUS[kind])
 

@@ -46,7 +46,9 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
 Authorizer = Callable[["Request"], bool]
 # subresources the kubelet answers (proxied to it once it exists)
 KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
-SERVED_SUBRESOURCES = ("status", "scale", "binding", "eviction", *KUBELET_SUBRESOURCES)
+SERVED_SUBRESOURCES = ("status", "scale", "binding", "eviction", "finalize", *KUBELET_SUBRESOURCES)
+# namespaces NamespaceLifecycle admission keeps from deletion
+IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
 @dataclass
@@ -280,6 +282,7 @@ class APIHandler:
             await self._admit_service_account(req, obj)
         if creating and res.kind == "Pod":
             await self._admit_priority(obj, given_priority)
+            admit_default_toleration_seconds(obj)
 
     async def _admit_validating(self, res: Resource, obj: KubeModel, creating: bool) -> None:
         """Validating admission, which runs on the validated object."""
@@ -600,13 +603,15 @@ class APIHandler:
 
     @staticmethod
     def _protected(res: Resource, name: str) -> bool:
-        """Objects the apiserver keeps: the system PriorityClasses."""
-        return res.kind == "PriorityClass" and name in SYSTEM_PRIORITY_CLASS_NAMES
+        """Objects the apiserver keeps: the system PriorityClasses and namespaces."""
+        return res.kind == "PriorityClass" and name in SYSTEM_PRIORITY_CLASS_NAMES or \
+            res.kind == "Namespace" and name in IMMORTAL_NAMESPACES
 
     async def _delete(self, res: Resource, req: Request) -> Response:
         if self._protected(res, req.name or ""):
-            raise errors.forbidden(res.plural, req.name or "",
-                                   "this is a system priority class and cannot be deleted", res.group)
+            why = "this namespace may not be deleted" if res.kind == "Namespace" else \
+                "this is a system priority class and cannot be deleted"
+            raise errors.forbidden(res.plural, req.name or "", why, res.group)
         opts = delete_options(req)
         if opts.dry_run:
             return Response(200, await self.store.get(res, req.namespace, req.name or ""))
@@ -616,6 +621,26 @@ class APIHandler:
                                              precondition_resource_version=opts.resource_version,
                                              propagation_policy=opts.propagation_policy)
         return Response(200, obj)
+
+
+DEFAULT_TOLERATION_SECONDS = 300
+# the NoExecute taints the node lifecycle controller puts on a failing node
+FAILING_NODE_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def admit_default_toleration_seconds(pod: Any) -> None:
+    """DefaultTolerationSeconds admission: a pod tolerates its node being
+    not-ready or unreachable for 300 s before it is evicted, unless it says
+    otherwise (a toleration of that key, or of every key, for NoExecute)."""
+    if pod.spec is None:
+        return
+    tolerations = list(pod.spec.tolerations or [])
+    for key in FAILING_NODE_TAINTS:
+        if any((t.key in (key, None, "")) and t.effect in ("NoExecute", None, "") for t in tolerations):
+            continue
+        tolerations.append(models.core.Toleration(key=key, operator="Exists", effect="NoExecute",
+                                                  toleration_seconds=DEFAULT_TOLERATION_SECONDS))
+    pod.spec.tolerations = tolerations
 
 
 async def _retry_conflicts(attempt: Callable[[], Awaitable[Response]], conditional: bool, *,

@@ -237,6 +237,11 @@ class ObjectStore:
             merged = dict(current, metadata=dict(current["metadata"]))
             merged["status"] = new.get("status")
             new = merged
+        elif subresource == "finalize":  # a Namespace's spec.finalizers, and only those
+            merged = dict(current, metadata=dict(current["metadata"]))
+            merged["spec"] = dict(current.get("spec") or {},
+                                  finalizers=list((new.get("spec") or {}).get("finalizers") or []))
+            new = merged
         elif subresource == "binding":
             merged = dict(current, metadata=dict(current["metadata"]))
             merged["spec"] = dict(current.get("spec") or {}, nodeName=(new.get("spec") or {}).get("nodeName"))
@@ -252,6 +257,10 @@ class ObjectStore:
                 new["status"] = current["status"]
             else:
                 new.pop("status", None)
+            if res.kind == "Namespace":  # its finalizers change through namespaces/finalize only
+                new["spec"] = dict(new.get("spec") or {}, finalizers=(current.get("spec") or {}).get("finalizers"))
+                if new["spec"]["finalizers"] is None:
+                    del new["spec"]["finalizers"]
         nm = new.setdefault("metadata", {})
         for immutable in ("uid", "creationTimestamp", "namespace", "deletionTimestamp"):
             if immutable in cur_meta:
@@ -264,7 +273,8 @@ class ObjectStore:
         # the last finalizer of an object being deleted is gone: delete it now
         # (pods in their grace period wait for their kubelet's final delete instead)
         finished = "deletionTimestamp" in cur_meta and not nm.get("finalizers") and \
-            (res.kind != "Pod" or not cur_meta.get("deletionGracePeriodSeconds"))
+            (res.kind != "Pod" or not cur_meta.get("deletionGracePeriodSeconds")) and \
+            (res.kind != "Namespace" or not (new.get("spec") or {}).get("finalizers"))
         op = {"op": "delete_range", "key": key} if finished else \
             {"op": "put", "key": key, "value": _encode(new)}
         r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}], [op])
@@ -303,6 +313,11 @@ class ObjectStore:
                          spec.get("terminationGracePeriodSeconds", 30)) > 0)
         finalizers = gc_finalizers(meta.get("finalizers") or [], propagation_policy)
         marking = "deletionTimestamp" not in meta
+        if res.kind == "Namespace" and spec.get("finalizers"):
+            # the namespace controller empties it first, then deletes it again
+            if not marking:
+                raise errors.conflict(res.plural, name, reason=NAMESPACE_BEING_EMPTIED)
+            graceful = True
         if finalizers or graceful:
             if marking or finalizers != (meta.get("finalizers") or []):
                 marked = json.loads(json.dumps(current))
@@ -312,7 +327,9 @@ class ObjectStore:
                     mm["finalizers"] = finalizers
                 else:
                     mm.pop("finalizers", None)
-                if graceful and marking:
+                if res.kind == "Namespace":
+                    marked["status"] = dict(marked.get("status") or {}, phase="Terminating")
+                elif graceful and marking:
                     mm["deletionGracePeriodSeconds"] = (
                         grace_period_seconds if grace_period_seconds is not None
                         else spec.get("terminationGracePeriodSeconds", 30))
@@ -331,6 +348,8 @@ class ObjectStore:
         return current, True
 
 
+NAMESPACE_BEING_EMPTIED = ("The system is ensuring all content is removed from this namespace.  "
+                           "Upon completion, this namespace will automatically be purged by the system.")
 FOREGROUND_FINALIZER = "foregroundDeletion"
 ORPHAN_FINALIZER = "orphan"
 PROPAGATION_POLICIES = ("Foreground", "Background", "Orphan")
