@@ -33,8 +33,9 @@ from kubeapi import errors
 from kubeapi.informer import Indexer
 from kubeapi.models.base import format_time, parse_time
 
-from .base import (Controller, Writer, by_namespace, int_or_percent, labels_of, object_key, replicas_of, spec_selector,
+from .base import (Controller, Writer, by_namespace, int_or_percent, object_key, replicas_of, spec_selector,
                    template_hash, unwrap)
+from .owned import controller_key, selecting
 from .podutil import controller_ref, is_pod_active, is_terminating, owner_reference
 from .refmanager import RefManager
 
@@ -120,12 +121,7 @@ class DeploymentController(Controller):
         self.enqueue(object_key(d))
 
     def _owner_key(self, rs: dict) -> str | None:
-        ref = controller_ref(rs)
-        if ref is None or ref.get("kind") != "Deployment":
-            return None
-        key = f"{rs['metadata'].get('namespace')}/{ref.get('name')}"
-        d = self.deployments.get(key)
-        return key if d is not None and d["metadata"].get("uid") == ref.get("uid") else None
+        return controller_key(rs, "Deployment", self.deployments)
 
     def _for_rs(self, rs: Any) -> None:
         rs = unwrap(rs)
@@ -135,10 +131,8 @@ class DeploymentController(Controller):
         if key is not None:
             self.enqueue(key)
         elif controller_ref(rs) is None:  # an orphan: whoever selects it may adopt it
-            for d in by_namespace(self.deployments, rs["metadata"].get("namespace", "")):
-                sel = spec_selector(d)
-                if sel is not None and sel.matches(labels_of(rs)):
-                    self.enqueue(d)
+            for d in selecting(self.deployments, rs):
+                self.enqueue(d)
 
     def on_rs(self, rs: Any) -> None:
         self._for_rs(rs)

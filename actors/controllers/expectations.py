@@ -37,11 +37,15 @@ class Expectations:
         e = self._by_key.get(key)
         return e is None or e.fulfilled() or self.clock() - e.at > self.ttl
 
+    def expect(self, key: str, adds: int, dels: list[str]) -> None:
+        """Record what one sync is about to create and delete (some do both)."""
+        self._by_key[key] = _Expectation(adds, set(dels), self.clock())
+
     def expect_creations(self, key: str, n: int) -> None:
-        self._by_key[key] = _Expectation(n, set(), self.clock())
+        self.expect(key, n, [])
 
     def expect_deletions(self, key: str, pod_keys: list[str]) -> None:
-        self._by_key[key] = _Expectation(0, set(pod_keys), self.clock())
+        self.expect(key, 0, pod_keys)
 
     def creation_observed(self, key: str) -> None:
         e = self._by_key.get(key)

@@ -40,7 +40,7 @@ LEASE_NAME = "kube-controller-manager"
 def _replicaset(f: SharedInformerFactory, client: Client) -> Controller:
     rsi, podi = f.informer("replicasets"), f.informer("pods")
     c = ReplicaSetController(rsi.indexer, podi.indexer, client)
-    rsi.add_event_handler(c.on_rs, c.on_rs_update, c.on_rs_delete)
+    rsi.add_event_handler(c.on_owner, c.on_owner_update, c.on_owner_delete)
     podi.add_event_handler(c.on_pod_add, c.on_pod_update, c.on_pod_delete)
     return c
 

@@ -21,12 +21,11 @@ import copy
 import time
 from typing import Any, Awaitable, Callable
 
-from kubeapi import errors
 from kubeapi.informer import Indexer
 from kubeapi.models.base import format_time
 
-from .base import Controller, Writer, by_namespace, labels_of, object_key, replicas_of, spec_selector, unwrap
-from .expectations import Expectations
+from .base import Writer, by_namespace, labels_of, object_key, replicas_of, spec_selector
+from .owned import PodOwnerController, namespace_terminating
 from .podutil import (controller_ref, deletion_order, is_pod_active, is_pod_available, is_pod_ready,
                       is_terminating, owner_reference)
 from .refmanager import RefManager
@@ -65,96 +64,19 @@ def pod_from_template(owner: dict, template: dict) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": copy.deepcopy(template.get("spec") or {})}
 
 
-def _namespace_terminating(e: errors.ApiError) -> bool:
-    causes = ((e.status().get("details") or {}).get("causes") or [])
-    return e.code == 403 and any(c.get("reason") == "NamespaceTerminating" for c in causes) or \
-        "being terminated" in str(e)
+_namespace_terminating = namespace_terminating  # (the old name, for modules not yet moved)
 
 
-class ReplicaSetController(Controller):
+class ReplicaSetController(PodOwnerController):
     name = "replicaset"
+    owner_kind = "ReplicaSet"
 
     def __init__(self, replicasets: Indexer, pods: Indexer, client: Writer, *,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  burst: int = BURST_REPLICAS) -> None:
-        super().__init__(clock=clock)
+        super().__init__(replicasets, pods, client, clock=clock, wall=wall)
         self.replicasets = replicasets
-        self.pods = pods
-        self.client = client
-        self.wall = wall
         self.burst = burst
-        self.expectations = Expectations(clock=clock)
-
-    # ------------------------------------------------------------- handlers
-    def _owner_key(self, pod: dict) -> str | None:
-        """The key of the ReplicaSet controlling ``pod`` (if it is one we know, same uid)."""
-        ref = controller_ref(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return None
-        key = f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
-        rs = self.replicasets.get(key)
-        if rs is None or rs["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return key
-
-    def _selecting(self, pod: dict) -> list[dict]:
-        """The ReplicaSets of the pod's namespace whose selector matches it (for orphans)."""
-        out = []
-        for rs in by_namespace(self.replicasets, pod["metadata"].get("namespace", "")):
-            sel = spec_selector(rs)
-            if sel is not None and sel.matches(labels_of(pod)):
-                out.append(rs)
-        return out
-
-    def on_rs(self, rs: Any) -> None:
-        self.enqueue(rs)
-
-    def on_rs_update(self, old: Any, new: Any) -> None:
-        self.enqueue(new)
-
-    def on_rs_delete(self, rs: Any) -> None:
-        key = object_key(rs)
-        self.expectations.delete(key)
-        self.enqueue(key)
-
-    def on_pod_add(self, pod: dict) -> None:
-        if is_terminating(pod):
-            self.on_pod_delete(pod)  # a restarted informer may see a pod already being deleted
-            return
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.creation_observed(key)
-            self.enqueue(key)
-        elif controller_ref(pod) is None:
-            for rs in self._selecting(pod):
-                self.enqueue(rs)
-
-    def on_pod_update(self, old: dict, new: dict) -> None:
-        if (old.get("metadata") or {}).get("resourceVersion") == new["metadata"].get("resourceVersion"):
-            return  # a resync: nothing changed
-        if is_terminating(new) and not is_terminating(old):
-            self.on_pod_delete(new)  # counts as deleted from here on
-        old_key, new_key = self._owner_key(old), self._owner_key(new)
-        if old_key is not None and old_key != new_key:
-            self.enqueue(old_key)
-        if new_key is not None:
-            self.enqueue(new_key)
-            rs = self.replicasets.get(new_key)
-            min_ready = ((rs or {}).get("spec") or {}).get("minReadySeconds") or 0
-            if min_ready and not is_pod_ready(old) and is_pod_ready(new):
-                self.enqueue_after(new_key, min_ready + 1)  # it becomes available then
-        elif controller_ref(new) is None and (labels_of(old) != labels_of(new) or controller_ref(old) is not None):
-            for rs in self._selecting(new):
-                self.enqueue(rs)
-
-    def on_pod_delete(self, pod: Any) -> None:
-        pod = unwrap(pod)
-        if not isinstance(pod, dict):
-            return
-        key = self._owner_key(pod)
-        if key is not None:
-            self.expectations.deletion_observed(key, object_key(pod))
-            self.enqueue(key)
 
     # ----------------------------------------------------------------- sync
     async def sync(self, key: str) -> None:
@@ -187,13 +109,7 @@ class ReplicaSetController(Controller):
             self.expectations.expect_creations(key, n)
             template = (rs.get("spec") or {}).get("template") or {}
 
-            async def create() -> None:
-                try:
-                    await self.client.create(pod_from_template(rs, template))
-                except errors.ApiError as e:
-                    if not _namespace_terminating(e):  # (then nothing more is wanted here)
-                        raise
-            done, err = await slow_start_batch(n, 1, create)
+            done, err = await slow_start_batch(n, 1, lambda: self.create_pod(pod_from_template(rs, template)))
             for _ in range(n - done):  # failed or never tried: the informer will not see these
                 self.expectations.creation_observed(key)
             return err
@@ -201,18 +117,7 @@ class ReplicaSetController(Controller):
             n = min(diff, self.burst)
             victims = deletion_order(owned, self._related_pods(rs))[:n]
             self.expectations.expect_deletions(key, [object_key(p) for p in victims])
-
-            async def delete(pod: dict) -> None:
-                meta = pod["metadata"]
-                try:
-                    await self.client.delete("pods", meta["name"], meta.get("namespace"),
-                                             preconditions={"uid": meta.get("uid")})
-                except errors.ApiError as e:
-                    self.expectations.deletion_observed(key, object_key(pod))
-                    if not (errors.is_not_found(e) or errors.is_conflict(e)):
-                        raise
-            results = await asyncio.gather(*(delete(p) for p in victims), return_exceptions=True)
-            return next((r for r in results if isinstance(r, Exception)), None)
+            return await self.delete_pods(key, victims)
         return None
 
     def _related_pods(self, rs: dict) -> list[dict]:

@@ -234,7 +234,7 @@ async def _plane():
     rc = ReplicaSetController(rsi.indexer, podi.indexer, client)
     di.add_event_handler(dc.on_deployment, dc.on_deployment_update, dc.on_deployment_delete)
     rsi.add_event_handler(dc.on_rs, dc.on_rs_update, dc.on_rs_delete)
-    rsi.add_event_handler(rc.on_rs, rc.on_rs_update, rc.on_rs_delete)
+    rsi.add_event_handler(rc.on_owner, rc.on_owner_update, rc.on_owner_delete)
     podi.add_event_handler(rc.on_pod_add, rc.on_pod_update, rc.on_pod_delete)
     podi.add_event_handler(on_delete=dc.on_pod_delete)
     stop = asyncio.Event()

@@ -221,7 +221,7 @@ def test_keeps_replicas_against_a_real_apiserver():
         await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}})
         rsi, podi = SharedInformer(client, "replicasets"), SharedInformer(client, "pods")
         c = ReplicaSetController(rsi.indexer, podi.indexer, client)
-        rsi.add_event_handler(c.on_rs, c.on_rs_update, c.on_rs_delete)
+        rsi.add_event_handler(c.on_owner, c.on_owner_update, c.on_owner_delete)
         podi.add_event_handler(c.on_pod_add, c.on_pod_update, c.on_pod_delete)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(rsi.run(stop)), asyncio.create_task(podi.run(stop)),
