@@ -76,6 +76,9 @@ class Controller(ABC):
     async def sync(self, key: str) -> None:
         """Reconcile the object ``key`` names from the listers' current state."""
 
+    def on_synced(self) -> None:
+        """Called once the informers have listed (a hook for start-up work)."""
+
     def enqueue(self, obj: Any) -> None:
         self.queue.add(obj if isinstance(obj, str) else object_key(obj))
 

@@ -26,10 +26,19 @@ from ..apiserver.actor import NAMESPACE
 from ..apiserver.transport import RayTransport
 from ..election import Campaign, Timing
 from .base import Controller
+from .daemonset import DaemonSetController
 from .deployment import DeploymentController
+from .endpoints import EndpointsController
+from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
+from .job import JobController, TTLAfterFinishedController
+from .namespace import NamespaceController
 from .nodeipam import NodeIPAMController
+from .nodelifecycle import NodeLifecycleConfig, NodeLifecycleController
+from .podgc import PodGCController
 from .replicaset import ReplicaSetController
+from .statefulset import StatefulSetController
+from .tainteviction import TaintEvictionController
 
 log = logging.getLogger("raykube.controllers")
 
@@ -37,15 +46,34 @@ LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-controller-manager"
 
 
-def _replicaset(f: SharedInformerFactory, client: Client) -> Controller:
-    rsi, podi = f.informer("replicasets"), f.informer("pods")
-    c = ReplicaSetController(rsi.indexer, podi.indexer, client)
-    rsi.add_event_handler(c.on_owner, c.on_owner_update, c.on_owner_delete)
-    podi.add_event_handler(c.on_pod_add, c.on_pod_update, c.on_pod_delete)
-    return c
+@dataclass
+class Settings:
+    """What the controllers take from the controller manager's flags."""
+
+    node_lifecycle: NodeLifecycleConfig = field(default_factory=NodeLifecycleConfig)
+    terminated_pod_gc_threshold: int = 12500
+    pod_gc_period: float = 20.0
+    pod_gc_quarantine: float = 40.0
+    namespace_recheck: float = 2.0
 
 
-def _deployment(f: SharedInformerFactory, client: Client) -> Controller:
+Builder = Callable[[SharedInformerFactory, Client, Settings], Controller]
+
+
+def _pod_owner(kind: str, make: Callable[..., Controller], *others: str) -> Builder:
+    """A pod-owning workload controller over its owners', the pods' (and ``others``') informers."""
+    def build(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+        owners, pods = f.informer(kind), f.informer("pods")
+        c = make(owners.indexer, pods.indexer, *(f.informer(o).indexer for o in others), client)
+        owners.add_event_handler(c.on_owner, c.on_owner_update, c.on_owner_delete)
+        pods.add_event_handler(c.on_pod_add, c.on_pod_update, c.on_pod_delete)
+        for o in others:
+            f.informer(o).add_event_handler(c.on_node_add, c.on_node_update, c.on_node_delete)
+        return c
+    return build
+
+
+def _deployment(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
     di, rsi, podi = f.informer("deployments"), f.informer("replicasets"), f.informer("pods")
     c = DeploymentController(di.indexer, rsi.indexer, podi.indexer, client)
     di.add_event_handler(c.on_deployment, c.on_deployment_update, c.on_deployment_delete)
@@ -58,26 +86,98 @@ def _deployment(f: SharedInformerFactory, client: Client) -> Controller:
 GC_RESOURCES = tuple(r.plural for r in REGISTRY if r.stored and r.plural != "events")
 
 
-def _garbagecollector(f: SharedInformerFactory, client: Client) -> Controller:
+def _garbagecollector(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
     c = GarbageCollector(client)
     for resource in GC_RESOURCES:
         f.informer(resource).add_event_handler(c.on_add, c.on_update, c.on_delete)
     return c
 
 
-def _nodeipam(f: SharedInformerFactory, client: Client) -> Controller:
+def _nodeipam(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
     nodes = f.informer("nodes")
     c = NodeIPAMController(nodes.indexer, client)
     nodes.add_event_handler(c.on_node, c.on_node_update, c.on_node_delete)
     return c
 
 
-# controller name -> how to build it over the shared informers
-CONTROLLERS: dict[str, Callable[[SharedInformerFactory, Client], Controller]] = {
+def _endpoints(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+    svc, pods, eps = f.informer("services"), f.informer("pods"), f.informer("endpoints")
+    c = EndpointsController(svc.indexer, pods.indexer, eps.indexer, client)
+    svc.add_event_handler(c.on_service, c.on_service_update, c.on_service_delete)
+    pods.add_event_handler(c.on_pod_add, c.on_pod_update, c.on_pod_delete)
+    eps.add_event_handler(on_delete=c.on_endpoints_delete)
+    return c
+
+
+def _endpointslice(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+    svc, pods, slices = f.informer("services"), f.informer("pods"), f.informer("endpointslices")
+    c = EndpointSliceController(svc.indexer, pods.indexer, slices.indexer, client, nodes=f.informer("nodes").indexer)
+    svc.add_event_handler(c.on_service, c.on_service_update, c.on_service_delete)
+    pods.add_event_handler(c.on_pod_add, c.on_pod_update, c.on_pod_delete)
+    slices.add_event_handler(c.on_slice_add, c.on_slice_update, c.on_slice_delete)
+    return c
+
+
+def _job(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+    jobs, pods = f.informer("jobs"), f.informer("pods")
+    c = JobController(jobs.indexer, pods.indexer, client)
+    jobs.add_event_handler(c.on_job, c.on_job_update, c.on_job_delete)
+    pods.add_event_handler(c.on_pod_add, c.on_pod_update, c.on_pod_delete)
+    return c
+
+
+def _ttl_after_finished(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+    jobs = f.informer("jobs")
+    c = TTLAfterFinishedController(jobs.indexer, client)
+    jobs.add_event_handler(c.on_job, c.on_job_update)
+    return c
+
+
+def _namespace(f: SharedInformerFactory, client: Client, s: Settings) -> Controller:
+    nsi = f.informer("namespaces")
+    c = NamespaceController(nsi.indexer, client, recheck=s.namespace_recheck)
+    nsi.add_event_handler(c.on_namespace, c.on_namespace_update, c.on_namespace_delete)
+    return c
+
+
+def _nodelifecycle(f: SharedInformerFactory, client: Client, s: Settings) -> Controller:
+    nodes = f.informer("nodes")
+    c = NodeLifecycleController(nodes.indexer, f.informer("leases").indexer, f.informer("pods").indexer, client,
+                                config=s.node_lifecycle)
+    nodes.add_event_handler(c.on_node, c.on_node_update, c.on_node_delete)
+    return c
+
+
+def _tainteviction(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+    nodes, pods = f.informer("nodes"), f.informer("pods")
+    c = TaintEvictionController(nodes.indexer, pods.indexer, client)
+    nodes.add_event_handler(c.on_node, c.on_node_update)
+    pods.add_event_handler(c.on_pod, c.on_pod_update)
+    return c
+
+
+def _podgc(f: SharedInformerFactory, client: Client, s: Settings) -> Controller:
+    return PodGCController(f.informer("pods").indexer, f.informer("nodes").indexer, client,
+                           threshold=s.terminated_pod_gc_threshold, period=s.pod_gc_period,
+                           quarantine=s.pod_gc_quarantine)
+
+
+# controller name (upstream's --controllers names) -> how to build it over the shared informers
+CONTROLLERS: dict[str, Builder] = {
+    "daemonset": _pod_owner("daemonsets", DaemonSetController, "nodes"),
     "deployment": _deployment,
+    "endpoint": _endpoints,
+    "endpointslice": _endpointslice,
     "garbagecollector": _garbagecollector,
+    "job": _job,
+    "namespace": _namespace,
     "nodeipam": _nodeipam,
-    "replicaset": _replicaset,
+    "nodelifecycle": _nodelifecycle,
+    "podgc": _podgc,
+    "replicaset": _pod_owner("replicasets", ReplicaSetController),
+    "statefulset": _pod_owner("statefulsets", StatefulSetController),
+    "taint-eviction-controller": _tainteviction,
+    "ttl-after-finished": _ttl_after_finished,
 }
 
 
@@ -91,6 +191,7 @@ class ControllerManagerConfig:
     controllers: list[str] = field(default_factory=lambda: list(CONTROLLERS))
     workers: int = 5  # per controller (upstream's --concurrent-*-syncs default)
     timing: Timing = field(default_factory=Timing)
+    settings: Settings = field(default_factory=Settings)
     apiservers: list[Any] = field(default_factory=list)  # handles; empty: find them by name
 
 
@@ -110,12 +211,15 @@ class ControllerManagerActor:
 
     async def _lead(self, lost: asyncio.Event) -> None:
         factory = SharedInformerFactory(self.client)
-        controllers = {name: CONTROLLERS[name](factory, self.client) for name in self.cfg.controllers}
+        controllers = {name: CONTROLLERS[name](factory, self.client, self.cfg.settings)
+                       for name in self.cfg.controllers}
         self.controllers = controllers
         stop = asyncio.Event()  # the informers' own: set however this term ends
         factory.start(stop)
         try:
             await factory.wait_for_cache_sync(None)
+            for c in controllers.values():
+                c.on_synced()
             await asyncio.gather(*(c.run(self.cfg.workers, lost) for c in controllers.values()))
         finally:
             stop.set()

@@ -25,7 +25,7 @@ from kubeapi.informer import Indexer
 from kubeapi.models.base import format_time
 
 from .base import Writer, by_namespace, labels_of, object_key, replicas_of, spec_selector
-from .owned import PodOwnerController, namespace_terminating
+from .owned import PodOwnerController
 from .podutil import (controller_ref, deletion_order, is_pod_active, is_pod_available, is_pod_ready,
                       is_terminating, owner_reference)
 from .refmanager import RefManager
@@ -62,9 +62,6 @@ def pod_from_template(owner: dict, template: dict) -> dict:
         if tmeta.get(k):
             meta[k] = copy.deepcopy(tmeta[k])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": copy.deepcopy(template.get("spec") or {})}
-
-
-_namespace_terminating = namespace_terminating  # (the old name, for modules not yet moved)
 
 
 class ReplicaSetController(PodOwnerController):
