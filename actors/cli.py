@@ -130,6 +130,8 @@ def _controlplane_parsers(sub: Any) -> None:
     up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas")
     up.add_argument("--schedulers", type=int, default=1, help="scheduler replicas (one leads)")
     up.add_argument("--controller-managers", type=int, default=1, help="controller-manager replicas (one leads)")
+    up.add_argument("--cloud-controller-managers", type=int, default=1,
+                    help="cloud-controller-manager replicas over the simulated cloud (one leads; 0: no cloud)")
     up.add_argument("--scheduler-config", metavar="FILE",
                     help="a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1) YAML for the schedulers")
     up.add_argument("--data", help="data root directory (default: $RAYKUBE_DATA or a temp dir)")
@@ -173,7 +175,7 @@ def _controlplane(a: argparse.Namespace) -> int:
     if a.cmd == "up" and a.apiservers < 1:
         print("raykube: --apiservers must be at least 1", file=sys.stderr)
         return 2
-    for flag in ("schedulers", "controller_managers"):
+    for flag in ("schedulers", "controller_managers", "cloud_controller_managers"):
         if a.cmd == "up" and getattr(a, flag) < 0:
             print(f"raykube: --{flag.replace('_', '-')} must not be negative", file=sys.stderr)
             return 2
@@ -197,6 +199,7 @@ def _controlplane(a: argparse.Namespace) -> int:
                                                       kubeconfig=path, schedulers=a.schedulers,
                                                       scheduler_profile=profile,
                                                       controller_managers=a.controller_managers,
+                                                      cloud_controller_managers=a.cloud_controller_managers,
                                                       authorization_mode=a.authorization_mode))
             print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
         elif a.cmd == "kubeconfig":

@@ -5,6 +5,7 @@ later command (or benchmark, or chaos tool) finds them by name.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import ray
@@ -14,7 +15,9 @@ from raftstore.cluster import ClusterError, EtcdCluster
 from . import kubeconfig, pki
 from .apiserver.actor import DEFAULT_PORT, NAMESPACE, apiserver_name, start_apiservers
 from .apiserver.auth import MASTERS, UserInfo
-from .controllers.manager import start_controller_managers
+from .apiserver.satoken import new_signing_key
+from .cloud.manager import start_cloud_controller_managers
+from .controllers.manager import Settings, start_controller_managers
 from .scheduler.actor import start_schedulers
 from .scheduler.framework import Profile
 
@@ -24,27 +27,48 @@ ETCD_NAME = "raykube"
 def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None, *,
        port: int = DEFAULT_PORT, host: str = "127.0.0.1", kubeconfig: str | None = None,
        authorization_mode: str = "Default", schedulers: int = 1,
-       scheduler_profile: Profile | None = None, controller_managers: int = 1) -> dict[str, dict | str]:
+       scheduler_profile: Profile | None = None, controller_managers: int = 1,
+       cloud_controller_managers: int = 1) -> dict[str, dict | str]:
     """Start raftstore, the apiservers (HTTPS from ``port`` on, one port per
-    replica, with a fresh CA and admin token), the schedulers (with
-    ``scheduler_profile``, else the default one) and the controller managers,
-    and write the kubeconfig."""
+    replica, with a fresh CA, admin token and service account signing key),
+    the schedulers (with ``scheduler_profile``, else the default one), the
+    controller managers and the cloud (a simulated provider and its
+    controller managers), and write the kubeconfig.
+
+    With controller managers the apiservers require every pod's service
+    account (admission) and ``up`` returns once ``default`` has its own."""
     ca, token = pki.new_ca(), pki.new_token()
     EtcdCluster.start(ETCD_NAME, etcd_members, data_root=data_root)
     try:
         apis = start_apiservers(apiservers, ETCD_NAME, http_port=port, http_host=host, ca=ca,
-                         admin_token=token, authorization_mode=authorization_mode,
-                         tokens={token: UserInfo("raykube-admin", (MASTERS,))})
+                                admin_token=token, authorization_mode=authorization_mode,
+                                tokens={token: UserInfo("raykube-admin", (MASTERS,))},
+                                sa_signing_key=new_signing_key(), service_accounts=controller_managers > 0)
         if schedulers:
             start_schedulers(schedulers, apiservers=apis, profile=scheduler_profile)
         if controller_managers:
-            start_controller_managers(controller_managers, apiservers=apis)
+            start_controller_managers(controller_managers, apiservers=apis,
+                                      settings=Settings(root_ca=ca.cert_pem.decode()))
+            _wait_for_default_account(apis[0])
+        if cloud_controller_managers:
+            start_cloud_controller_managers(cloud_controller_managers, apiservers=apis)
     except Exception:
         down()
         raise
     if kubeconfig:
         write_kubeconfig(kubeconfig)
     return status()
+
+
+def _wait_for_default_account(apiserver: Any, timeout: float = 60.0) -> None:
+    """Until the service account controller has made ``default/default`` (pods need it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = ray.get(apiserver.request.remote("get", "", "v1", "serviceaccounts", "default", "default"), timeout=30)
+        if r["code"] == 200:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"no default service account after {timeout:.0f} s: is the controller manager running?")
 
 
 def write_kubeconfig(path: str, index: int = 1) -> str:

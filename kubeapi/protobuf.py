@@ -444,6 +444,12 @@ SCHEMAS: dict[str, dict[int, Field]] = {
     "JobCondition": {1: k("type"), 2: k("status"), 3: s("lastProbeTime", TIME), 4: s("lastTransitionTime", TIME),
                      5: o("reason"), 6: o("message")},
     "UncountedTerminatedPods": {1: ls("succeeded"), 2: ls("failed")},
+    # ---- k8s.io/api/authentication/v1
+    "TokenRequest": {1: s("metadata", "ObjectMeta"), 2: s("spec", "TokenRequestSpec"),
+                     3: s("status", "TokenRequestStatus")},
+    "TokenRequestSpec": {1: ls("audiences"), 4: p("expirationSeconds", I64), 3: p("boundObjectRef", "BoundObjectReference")},
+    "BoundObjectReference": {1: o("kind"), 2: o("apiVersion"), 3: o("name"), 4: o("uid")},
+    "TokenRequestStatus": {1: k("token"), 2: s("expirationTimestamp", TIME)},
     # ---- k8s.io/api/rbac/v1
     "Role": {1: s("metadata", "ObjectMeta"), 2: ls("rules", "PolicyRule")},
     "ClusterRole": {1: s("metadata", "ObjectMeta"), 2: ls("rules", "PolicyRule"),
@@ -466,6 +472,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Service"): "Service",
     ("apps/v1", "Deployment"): "Deployment",
     ("batch/v1", "Job"): "Job",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
     ("rbac.authorization.k8s.io/v1", "Role"): "Role",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "RoleBinding",
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): "ClusterRole",

@@ -46,6 +46,7 @@ class APIServerConfig:
     ca: CertKey | None = None  # serve HTTPS with a certificate this CA signs here
     admin_token: str = ""  # handed to `raykube kubeconfig` (Ray callers are trusted)
     authorization_mode: str = "Default"  # or "AlwaysAllow" (explicitly asked for)
+    sa_signing_key: bytes | None = None  # the cluster's (shared by replicas); None: one of its own
 
 
 class APIServerActor(APIServer):
@@ -54,7 +55,7 @@ class APIServerActor(APIServer):
         super().__init__(RaftStoreClient(cfg.etcd_cluster, timeout=cfg.etcd_timeout,
                                          client_id=f"apiserver-{cfg.index}-{os.urandom(4).hex()}"),
                          service_accounts=cfg.service_accounts,
-                         authorization_mode=cfg.authorization_mode)
+                         authorization_mode=cfg.authorization_mode, sa_signing_key=cfg.sa_signing_key)
         self.http: HTTPFront | None = None
         self.scheme = "http"
         self._http_ready = asyncio.Event()
@@ -69,7 +70,7 @@ class APIServerActor(APIServer):
     async def _serve_http(self) -> None:
         host = self.cfg.http_host
         advertised = ray.util.get_node_ip_address() if host in ("0.0.0.0", "::") else host
-        front = HTTPFront(self, TokenAuthenticator(dict(self.cfg.tokens)),
+        front = HTTPFront(self, TokenAuthenticator(dict(self.cfg.tokens), self.authenticate_service_account),
                           server_address=f"{advertised}:{self.cfg.http_port}")
         tls = None
         if self.cfg.ca is not None:

@@ -1,7 +1,8 @@
 """Who is calling, and may they: the apiserver's authenticate and authorize steps.
 
 Authentication over HTTP is by bearer token (a static token table, as
-upstream's ``--token-auth-file``); a request without credentials is
+upstream's ``--token-auth-file``, and the service account tokens the
+cluster signs); a request without credentials is
 ``system:anonymous`` in ``system:unauthenticated``, and a bad token is 401.
 Callers on the Ray transport are inside the cluster's trust boundary and
 assert their own identity, as a front proxy's ``X-Remote-User`` is trusted.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from kubeapi import errors
 
@@ -40,11 +42,13 @@ CLUSTER_ADMIN = UserInfo("system:admin", (MASTERS, AUTHENTICATED))
 
 @dataclass
 class TokenAuthenticator:
-    """Bearer tokens → users."""
+    """Bearer tokens → users: the static table first, then (when given)
+    ``service_accounts``, which knows the tokens the cluster signed."""
 
     tokens: dict[str, UserInfo] = field(default_factory=dict)
+    service_accounts: Callable[[str], Awaitable[UserInfo | None]] | None = None
 
-    def authenticate(self, authorization: str | None) -> UserInfo:
+    async def authenticate(self, authorization: str | None) -> UserInfo:
         if not authorization:
             return ANONYMOUS
         scheme, _, token = authorization.partition(" ")
@@ -53,6 +57,10 @@ class TokenAuthenticator:
             for known, user in self.tokens.items():
                 if hmac.compare_digest(known.encode(), token.encode()):
                     return UserInfo(user.name, tuple(dict.fromkeys((*user.groups, AUTHENTICATED))))
+            if self.service_accounts is not None:
+                user = await self.service_accounts(token)
+                if user is not None:
+                    return user
         raise errors.unauthorized()
 
 

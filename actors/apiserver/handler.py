@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
@@ -33,6 +34,8 @@ from kubeapi.strategy import canonicalize, generate_job_selector, prepare_for_cr
 from kubeapi.validation import validate
 from kubeapi.validation_apps import SYSTEM_PRIORITY_CLASSES
 
+from .satoken import TokenSigner, new_signing_key
+from .serviceaccounts import mount_token, token_request
 from .storage import PROPAGATION_POLICIES, ObjectStore
 
 # kind -> model class, from every top-level kind the models package defines
@@ -46,7 +49,7 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
 Authorizer = Callable[["Request"], bool]
 # subresources the kubelet answers (proxied to it once it exists)
 KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
-SERVED_SUBRESOURCES = ("status", "scale", "binding", "eviction", "finalize", *KUBELET_SUBRESOURCES)
+SERVED_SUBRESOURCES = ("status", "scale", "binding", "eviction", "finalize", "token", *KUBELET_SUBRESOURCES)
 # namespaces NamespaceLifecycle admission keeps from deletion
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")
 
@@ -117,11 +120,22 @@ class APIHandler:
     """
 
     def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all, *,
-                 service_accounts: bool = False, cache: CacheReader | None = None) -> None:
+                 service_accounts: bool = False, cache: CacheReader | None = None,
+                 signer: TokenSigner | None = None) -> None:
         self.store = store
         self.authorizer = authorizer
         self.service_accounts = service_accounts
         self.cache = cache
+        self.signer = signer or TokenSigner(new_signing_key())
+
+    async def lookup(self, plural: str, namespace: str | None, name: str) -> dict | None:
+        """One core/v1 object from storage, None when absent."""
+        try:
+            return await self.store.get(by_plural("", "v1", plural), namespace, name)
+        except errors.ApiError as e:
+            if errors.is_not_found(e):
+                return None
+            raise
 
     async def handle(self, req: Request) -> Response:
         try:
@@ -169,6 +183,9 @@ class APIHandler:
             return await self._bind(res, req)
         if req.subresource == "scale":
             return await self._scale(res, req)
+        if req.subresource == "token":
+            return Response(201, await token_request(self.signer, self.lookup, req.namespace or "", req.name or "",
+                                                     req.body, time.time()))
         if req.verb == "get":
             return Response(200, await self.store.get(res, req.namespace, req.name or ""))
         if req.verb == "list":
@@ -359,8 +376,7 @@ class APIHandler:
 
     async def _admit_service_account(self, req: Request, pod: Any) -> None:
         """ServiceAccount admission: the pod's account must exist; its
-        imagePullSecrets apply to pods that name none. (Token volumes come
-        with the token controller.)"""
+        imagePullSecrets apply to pods that name none; a token is mounted."""
         name = pod.spec.service_account_name or "default"
         try:
             sa = await self.store.get(by_plural("", "v1", "serviceaccounts"), req.namespace, name)
@@ -373,6 +389,7 @@ class APIHandler:
         if not pod.spec.image_pull_secrets and sa.get("imagePullSecrets"):
             pod.spec.image_pull_secrets = [models.core.LocalObjectReference.from_json(r)
                                            for r in sa["imagePullSecrets"]]
+        mount_token(pod, sa)
 
     def _validated(self, res: Resource, obj: KubeModel, old: KubeModel | None) -> dict:
         errs = validate(res.kind, obj, old)
@@ -615,12 +632,16 @@ class APIHandler:
         opts = delete_options(req)
         if opts.dry_run:
             return Response(200, await self.store.get(res, req.namespace, req.name or ""))
-        obj, _gone = await self.store.delete(res, req.namespace, req.name or "",
-                                             grace_period_seconds=opts.grace_period_seconds,
-                                             precondition_uid=opts.uid,
-                                             precondition_resource_version=opts.resource_version,
-                                             propagation_policy=opts.propagation_policy)
-        return Response(200, obj)
+
+        async def attempt() -> Response:
+            obj, _gone = await self.store.delete(res, req.namespace, req.name or "",
+                                                 grace_period_seconds=opts.grace_period_seconds,
+                                                 precondition_uid=opts.uid,
+                                                 precondition_resource_version=opts.resource_version,
+                                                 propagation_policy=opts.propagation_policy)
+            return Response(200, obj)
+        # a delete racing another writer is tried again on the newer object, unless it had preconditions
+        return await _retry_conflicts(attempt, bool(opts.uid or opts.resource_version))
 
 
 DEFAULT_TOLERATION_SECONDS = 300

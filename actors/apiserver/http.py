@@ -203,7 +203,7 @@ class HTTPFront:
     # ------------------------------------------------------------ dispatch
     async def _entry(self, request: web.Request) -> web.StreamResponse:
         try:
-            user = self.authenticator.authenticate(request.headers.get("Authorization"))
+            user = await self.authenticator.authenticate(request.headers.get("Authorization"))
             return await self._dispatch(request, user)
         except errors.ApiError as e:
             return status_response(e)

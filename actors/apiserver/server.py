@@ -20,7 +20,9 @@ from kubeapi.validation_apps import SYSTEM_PRIORITY_CLASSES
 from raftstore.mvcc import CompactedError
 
 from .auth import CLUSTER_ADMIN, Authorizer, UserInfo
+from . import serviceaccounts
 from .handler import APIHandler, Request
+from .satoken import TokenSigner, new_signing_key
 from .storage import KV, ObjectStore
 from .watchcache import WatchCache, Watcher, parse_resource_version
 
@@ -44,13 +46,15 @@ class APIServer:
     the list's revision in the window)."""
 
     def __init__(self, kv: WatchableKV, *, service_accounts: bool = False,
-                 cache_capacity: int = 1000, authorization_mode: str = "Default") -> None:
+                 cache_capacity: int = 1000, authorization_mode: str = "Default",
+                 sa_signing_key: bytes | None = None) -> None:
         self.cache_capacity = cache_capacity
         self.kv = kv
         self.store = ObjectStore(kv)
         self.authorizer = Authorizer(authorization_mode)
         self.handler = APIHandler(self.store, lambda r: self.authorizer.allow(UserInfo(r.user, r.groups)),
-                                  service_accounts=service_accounts, cache=self)
+                                  service_accounts=service_accounts, cache=self,
+                                  signer=TokenSigner(sa_signing_key or new_signing_key()))
         self.started = time.monotonic()
         self.requests = 0
         self._resources = [res for res in REGISTRY if res.stored]
@@ -181,6 +185,10 @@ class APIServer:
         if allow_bookmarks and not events and cursor > start:
             events = [cache.bookmark_event(cursor)]
         return {"code": 200, "events": events, "resourceVersion": str(cursor)}
+
+    async def authenticate_service_account(self, token: str) -> UserInfo | None:
+        """The service account a bearer token of this cluster's speaks for, if still valid."""
+        return await serviceaccounts.authenticate(self.handler.signer, self.handler.lookup, token, time.time())
 
     async def ensure_system_objects(self, retry: float = 0.5) -> None:
         """What upstream's apiserver creates at start, if missing: the namespaces

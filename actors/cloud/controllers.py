@@ -121,6 +121,8 @@ class CloudNodeController(Controller):
         node = self.nodes.get(key)
         if node is None:
             return
+        if not (node.get("spec") or {}).get("providerID") and not has_taint(node, TAINT_UNINITIALIZED):
+            return  # its kubelet was not started for an external cloud provider: not the cloud's node
         try:
             inst = await self._instance(node)
         except InvalidArgument as e:  # another provider's node: neither initialize nor delete it

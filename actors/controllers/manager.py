@@ -37,6 +37,7 @@ from .nodeipam import NodeIPAMController
 from .nodelifecycle import NodeLifecycleConfig, NodeLifecycleController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
+from .serviceaccount import RootCACertPublisher, ServiceAccountController
 from .statefulset import StatefulSetController
 from .tainteviction import TaintEvictionController
 
@@ -55,9 +56,10 @@ class Settings:
     pod_gc_period: float = 20.0
     pod_gc_quarantine: float = 40.0
     namespace_recheck: float = 2.0
+    root_ca: str = ""  # the cluster CA (PEM) published to every namespace; none: not published
 
 
-Builder = Callable[[SharedInformerFactory, Client, Settings], Controller]
+Builder = Callable[[SharedInformerFactory, Client, Settings], Controller | None]  # None: not configured
 
 
 def _pod_owner(kind: str, make: Callable[..., Controller], *others: str) -> Builder:
@@ -162,6 +164,24 @@ def _podgc(f: SharedInformerFactory, client: Client, s: Settings) -> Controller:
                            quarantine=s.pod_gc_quarantine)
 
 
+def _serviceaccount(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+    nsi, sai = f.informer("namespaces"), f.informer("serviceaccounts")
+    c = ServiceAccountController(nsi.indexer, sai.indexer, client)
+    nsi.add_event_handler(c.on_namespace, c.on_namespace_update)
+    sai.add_event_handler(on_update=c.on_object_update, on_delete=c.on_object_delete)
+    return c
+
+
+def _root_ca(f: SharedInformerFactory, client: Client, s: Settings) -> Controller | None:
+    if not s.root_ca:
+        return None
+    nsi, cmi = f.informer("namespaces"), f.informer("configmaps")
+    c = RootCACertPublisher(nsi.indexer, cmi.indexer, client, s.root_ca)
+    nsi.add_event_handler(c.on_namespace, c.on_namespace_update)
+    cmi.add_event_handler(on_update=c.on_object_update, on_delete=c.on_object_delete)
+    return c
+
+
 # controller name (upstream's --controllers names) -> how to build it over the shared informers
 CONTROLLERS: dict[str, Builder] = {
     "daemonset": _pod_owner("daemonsets", DaemonSetController, "nodes"),
@@ -175,20 +195,18 @@ CONTROLLERS: dict[str, Builder] = {
     "nodelifecycle": _nodelifecycle,
     "podgc": _podgc,
     "replicaset": _pod_owner("replicasets", ReplicaSetController),
+    "root-ca-cert-publisher": _root_ca,
+    "serviceaccount": _serviceaccount,
     "statefulset": _pod_owner("statefulsets", StatefulSetController),
     "taint-eviction-controller": _tainteviction,
     "ttl-after-finished": _ttl_after_finished,
 }
 
 
-def controller_manager_name(index: int) -> str:
-    return f"controller-manager-{index}"
-
-
 @dataclass
 class ControllerManagerConfig:
     index: int
-    controllers: list[str] = field(default_factory=lambda: list(CONTROLLERS))
+    controllers: list[str] | None = None  # None: every controller the manager knows
     workers: int = 5  # per controller (upstream's --concurrent-*-syncs default)
     timing: Timing = field(default_factory=Timing)
     settings: Settings = field(default_factory=Settings)
@@ -196,23 +214,36 @@ class ControllerManagerConfig:
 
 
 class ControllerManagerActor:
+    """One replica: campaigns for ``lease_name`` and, while it leads, runs its
+    enabled controllers (built from ``table``) over one set of informers."""
+
+    lease_name = LEASE_NAME
+    name_prefix = "controller-manager"
+    table: dict[str, Callable[[SharedInformerFactory, Client, Any], Controller | None]] = CONTROLLERS
+
     def __init__(self, cfg: ControllerManagerConfig) -> None:
-        unknown = sorted(set(cfg.controllers) - set(CONTROLLERS))
+        self.enabled = list(self.table) if cfg.controllers is None else list(cfg.controllers)
+        unknown = sorted(set(self.enabled) - set(self.table))
         if unknown:
-            raise ValueError(f"unknown controllers {unknown}; known: {sorted(CONTROLLERS)}")
+            raise ValueError(f"unknown controllers {unknown}; known: {sorted(self.table)}")
         self.cfg = cfg
         self.client = Client(RayTransport(cfg.apiservers or None))
         self.started = time.monotonic()
         self.controllers: dict[str, Controller] = {}
-        self.campaign = Campaign(self.client, LEASE_NAMESPACE, LEASE_NAME,
-                                 f"{controller_manager_name(cfg.index)}_{os.urandom(4).hex()}",
+        self.campaign = Campaign(self.client, LEASE_NAMESPACE, self.lease_name,
+                                 f"{self.name_prefix}-{cfg.index}_{os.urandom(4).hex()}",
                                  self._lead, cfg.timing)
         self._task = asyncio.get_running_loop().create_task(self.campaign.run_forever())
 
+    def context(self) -> Any:
+        """What the builders get besides the informers and the client."""
+        return self.cfg.settings
+
     async def _lead(self, lost: asyncio.Event) -> None:
         factory = SharedInformerFactory(self.client)
-        controllers = {name: CONTROLLERS[name](factory, self.client, self.cfg.settings)
-                       for name in self.cfg.controllers}
+        context = self.context()
+        built = {name: self.table[name](factory, self.client, context) for name in self.enabled}
+        controllers = {name: c for name, c in built.items() if c is not None}
         self.controllers = controllers
         stop = asyncio.Event()  # the informers' own: set however this term ends
         factory.start(stop)
@@ -234,15 +265,16 @@ class ControllerManagerActor:
                                 for n, ctl in self.controllers.items()}}
 
 
-def controller_manager_actor_class() -> Any:
-    return ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0,
-                      max_concurrency=100)(ControllerManagerActor)
-
-
-def start_controller_managers(count: int, first_index: int = 1, **cfg: Any) -> list[Any]:
-    """Start ``count`` detached controller-manager replicas (one will lead) and wait until they answer."""
-    handles = [controller_manager_actor_class().options(
-        name=controller_manager_name(i), namespace=NAMESPACE, lifetime="detached").remote(
+def start_replicas(actor: type, count: int, first_index: int, cfg: dict[str, Any]) -> list[Any]:
+    """Start ``count`` detached replicas of a controller-manager ``actor``
+    class (one will lead) and wait until they answer."""
+    cls = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=100)(actor)
+    handles = [cls.options(name=f"{actor.name_prefix}-{i}", namespace=NAMESPACE, lifetime="detached").remote(
         ControllerManagerConfig(i, **cfg)) for i in range(first_index, first_index + count)]
     ray.get([h.status.remote() for h in handles], timeout=60)
     return handles
+
+
+def start_controller_managers(count: int, first_index: int = 1, **cfg: Any) -> list[Any]:
+    """Start ``count`` kube-controller-manager replicas."""
+    return start_replicas(ControllerManagerActor, count, first_index, cfg)

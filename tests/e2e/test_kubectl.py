@@ -43,7 +43,12 @@ SIDECAR = """\
 
 
 def _ns(cp, name: str) -> str:
+    """A new namespace, once its default service account exists (pods need it), as upstream's e2e waits."""
     cp.ok("create", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
+    deadline = time.monotonic() + 30
+    while cp.kubectl("get", "-n", name, "serviceaccount", "default").returncode != 0:
+        assert time.monotonic() < deadline, f"no default service account in {name}"
+        time.sleep(0.2)
     return name
 
 
@@ -360,3 +365,24 @@ def test_imperative_generators_expose_nodes_and_logs(control_plane):
     err = cp.fails("logs", "-n", "gen", "talker")
     # the scheduler has bound it (to node-a, the only node), but no kubelet serves logs yet
     assert "pods/log is served by the kubelet, and none runs yet" in err, err
+
+
+def test_service_account_tokens_and_namespace_deletion(control_plane):
+    cp = control_plane
+    ns = _ns(cp, "tokens")
+    assert cp.ok("get", "serviceaccounts", "-n", ns, "-o", "name").split() == ["serviceaccount/default"]
+    assert "ca.crt" in cp.ok("get", "configmap", "kube-root-ca.crt", "-n", ns, "-o", "jsonpath={.data}")
+    token = cp.ok("create", "token", "default", "-n", ns, "--duration=20m").strip()
+    assert token.count(".") == 2
+    denied = cp.kubectl("--token", token, "get", "pods", "-n", ns)
+    assert denied.returncode != 0
+    assert f'User "system:serviceaccount:{ns}:default" cannot list resource "pods"' in denied.stderr
+    forged = cp.kubectl("--token", token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB"),
+                        "get", "pods", "-n", ns)
+    assert forged.returncode != 0 and "Unauthorized" in forged.stderr
+    assert "less than 10 minutes" in cp.fails("create", "token", "default", "-n", ns, "--duration=5m")
+    # deleting the namespace takes everything in it, then the namespace (kubectl waits for that)
+    cp.ok("create", "configmap", "settings", "-n", ns, "--from-literal=a=b")
+    assert f'namespace "{ns}" deleted' in cp.ok("delete", "namespace", ns, "--timeout=60s", timeout=90)
+    assert "NotFound" in cp.fails("get", "namespace", ns)
+    assert "may not be deleted" in cp.fails("delete", "namespace", "kube-system")

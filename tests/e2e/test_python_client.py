@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from kubernetes import client, config, watch
@@ -15,6 +16,10 @@ def api(control_plane):
     c = config.new_client_from_config(config_file=control_plane.kubeconfig)
     core = client.CoreV1Api(c)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="pyclient")))
+    deadline = time.monotonic() + 30
+    while not core.list_namespaced_service_account("pyclient", field_selector="metadata.name=default").items:
+        assert time.monotonic() < deadline, "no default service account in pyclient"
+        time.sleep(0.2)  # pods need it: upstream's e2e waits the same way
     yield c
     c.close()
 

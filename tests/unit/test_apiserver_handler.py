@@ -332,6 +332,15 @@ def test_unconditional_writes_retry_a_race_and_conditional_ones_fail():
     stale_config = dict(config, metadata=dict(config["metadata"], resourceVersion=first["metadata"]["resourceVersion"]))
     assert call(h, Request("patch", "", "v1", "pods", namespace="team", name="web", patch_type="apply",
                            body=stale_config, query={"fieldManager": "me"})).code == 409
+    # a delete raced by a write is tried again; with a resourceVersion precondition it fails
+    current = call(h, Request("get", "", "v1", "pods", namespace="team", name="web")).body
+    kv.race = other_writer("racer5")
+    guarded = call(h, Request("delete", "", "v1", "pods", namespace="team", name="web",
+                              body={"preconditions": {"resourceVersion": current["metadata"]["resourceVersion"]}}))
+    assert guarded.code == 409
+    kv.race = other_writer("racer6")
+    assert call(h, Request("delete", "", "v1", "pods", namespace="team", name="web")).code == 200
+    assert call(h, Request("get", "", "v1", "pods", namespace="team", name="web")).code == 404
 
 
 def test_generate_name_is_named_before_validation():

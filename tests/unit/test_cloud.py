@@ -476,3 +476,11 @@ def test_load_balancer_service_against_a_real_apiserver():
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.close()
     run(go())
+
+
+def test_nodes_registered_without_the_external_cloud_provider_are_left_alone():
+    # no providerID and no uninitialized taint: a node the cloud never launched (a bare kubelet)
+    n = node("bare", ready="Unknown")
+    c, api, _ = node_controller([n], FakeCloud())
+    run(c.sync("bare"))
+    assert api.actions == []

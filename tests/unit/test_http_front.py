@@ -111,7 +111,7 @@ def run(scenario: Callable[[Client], Awaitable[Any]], *, authorization_mode: str
     """Start an APIServer and its front on a free port, run ``scenario``, tear both down."""
     async def main() -> Any:
         server = APIServer(LocalKV(), authorization_mode=authorization_mode, **server_kw)
-        front = HTTPFront(server, TokenAuthenticator(dict(AUTHN)))
+        front = HTTPFront(server, TokenAuthenticator(dict(AUTHN), server.authenticate_service_account))
         try:
             while not server.caches_synced():
                 await asyncio.sleep(0.01)
@@ -913,3 +913,29 @@ def test_tls_handshake_fails_without_trust(ca, case):
 
     assert run(scenario, server_ssl=pki.server_ssl_context(served),
                client_ssl=pki.client_ssl_context(trusted.cert_pem))
+
+
+def test_a_service_account_token_authenticates_until_its_pod_is_gone():
+    async def scenario(c: Client):
+        await seed(c, pod("web"))
+        sa = await c.post("/api/v1/namespaces/ns/serviceaccounts", {"metadata": {"name": "robot"}})
+        assert sa.status == 201, sa.text
+        web = (await c.get(PODS + "/web")).json
+        tr = await c.post("/api/v1/namespaces/ns/serviceaccounts/robot/token", {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web",
+                                        "uid": web["metadata"]["uid"]}}})
+        assert tr.status == 201, tr.text
+        token = tr.json["status"]["token"]
+        discovery = await c.get("/api", token=token)
+        pods = await c.get(PODS, token=token)
+        forged = await c.get("/api", token=token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+        await c.delete(PODS + "/web")
+        after = await c.get("/api", token=token)
+        return discovery, pods, forged, after
+
+    discovery, pods, forged, after = run(scenario)
+    assert discovery.status == 200  # authenticated: may read discovery
+    assert pods.status == 403 and pods.json["message"].startswith(
+        'pods is forbidden: User "system:serviceaccount:ns:robot" cannot list resource "pods"')
+    assert forged.status == 401 and after.status == 401  # a bad signature; the bound pod deleted

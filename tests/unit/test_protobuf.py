@@ -204,6 +204,7 @@ KUBECTL_BODIES = {
 TOKEN_REQUEST = bytes.fromhex(
     "6b3873000a280a1861757468656e7469636174696f6e2e6b38732e696f2f7631120c546f6b656e52657175657374121a0a10"
     "0a0012001a0022002a0032003800420012001a040a0012001a002200")
+EVENT = obj("events.k8s.io/v1", "Event", msg(1, ld(1, "e")))  # a kind without a schema here
 
 
 @pytest.mark.parametrize("command", list(KUBECTL_BODIES))
@@ -214,16 +215,26 @@ def test_bodies_kubectl_sent(command: str) -> None:
 
 def test_a_kind_without_schema_is_unsupported_not_malformed() -> None:
     with pytest.raises(UnsupportedKind) as e:
-        decode(TOKEN_REQUEST)
-    assert (e.value.api_version, e.value.kind) == ("authentication.k8s.io/v1", "TokenRequest")
+        decode(EVENT)
+    assert (e.value.api_version, e.value.kind) == ("events.k8s.io/v1", "Event")
     assert isinstance(e.value, ProtobufError)
-    assert "TokenRequest" in str(e.value)
+    assert "Event" in str(e.value)
+
+
+def test_token_requests_kubectl_create_token_sends() -> None:
+    assert decode(TOKEN_REQUEST) == {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                     "metadata": {}, "spec": {}, "status": {"token": ""}}
+    tr = obj("authentication.k8s.io/v1", "TokenRequest", msg(1, meta("robot", "ns")),
+             msg(2, ld(1, "vault"), ld(1, "api"), vint(4, 1200), msg(3, ld(1, "Pod"), ld(2, "v1"), ld(3, "web"),
+                                                                      ld(4, "uid-1"))))
+    assert decode(tr)["spec"] == {"audiences": ["vault", "api"], "expirationSeconds": 1200,
+                                  "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web", "uid": "uid-1"}}
 
 
 def test_supported_kinds() -> None:
     assert supported_kinds() == [
         "v1/Namespace", "v1/ConfigMap", "v1/Secret", "v1/ServiceAccount", "v1/Pod", "v1/Service",
-        "apps/v1/Deployment", "batch/v1/Job", "rbac.authorization.k8s.io/v1/Role",
+        "apps/v1/Deployment", "batch/v1/Job", "authentication.k8s.io/v1/TokenRequest", "rbac.authorization.k8s.io/v1/Role",
         "rbac.authorization.k8s.io/v1/RoleBinding", "rbac.authorization.k8s.io/v1/ClusterRole",
         "rbac.authorization.k8s.io/v1/ClusterRoleBinding"]
 
@@ -760,12 +771,12 @@ def test_http_front_decodes_protobuf_bodies() -> None:
 
 def test_http_front_answers_415_for_kinds_without_a_schema() -> None:
     with pytest.raises(errors.ApiError) as e:
-        _decode_body(TOKEN_REQUEST, PB, patch=False)
+        _decode_body(EVENT, PB, patch=False)
     assert e.value.code == 415
     assert e.value.reason == errors.Reason.UNSUPPORTED_MEDIA_TYPE
     assert "accepted only for v1/Namespace, v1/ConfigMap" in e.value.message
     assert "apps/v1/Deployment" in e.value.message
-    assert "not authentication.k8s.io/v1/TokenRequest" in e.value.message
+    assert "not events.k8s.io/v1/Event" in e.value.message
 
 
 def test_http_front_answers_400_for_malformed_protobuf() -> None:
