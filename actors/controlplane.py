@@ -116,7 +116,8 @@ def down() -> list[str]:
 
 
 def print_status(st: dict[str, dict | str]) -> None:
-    print(f"{'ACTOR':<22}{'HEALTHY':<9}{'NODE':<14}DETAIL")
+    w = max([22, *(len(name) + 2 for name in st)])
+    print(f"{'ACTOR':<{w}}{'HEALTHY':<9}{'NODE':<14}DETAIL")
     for name, s in sorted(st.items()):
         if isinstance(s, dict):
             node = str(s.get("node_id", ""))[:12]
@@ -125,11 +126,13 @@ def print_status(st: dict[str, dict | str]) -> None:
             elif "controllers" in s:
                 detail = (f"{'leading' if s['leading'] else 'standby'}  syncs "
                           f"{sum(c['syncs'] for c in s['controllers'].values())}")
+            elif "region" in s:
+                detail = f"{s['region']}  instances {s['instances']}  load balancers {s['load_balancers']}"
             elif "leading" in s:
                 detail = (f"{'leading' if s['leading'] else 'standby'}  scheduled "
                           f"{(s.get('metrics') or {}).get('scheduled', 0)}")
             else:
                 detail = f"{s.get('url', 'no HTTP')}  requests {s.get('requests', 0)}"
-            print(f"{name:<22}{'yes':<9}{node:<14}{detail}")
+            print(f"{name:<{w}}{'yes':<9}{node:<14}{detail}")
         else:
-            print(f"{name:<22}{'no':<9}{'-':<14}{s}")
+            print(f"{name:<{w}}{'no':<9}{'-':<14}{s}")

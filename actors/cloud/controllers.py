@@ -102,6 +102,9 @@ class CloudNodeController(Controller):
     def on_node_delete(self, node: Any) -> None:
         pass  # nothing to undo; its periodic look ends with it
 
+    def on_synced(self) -> None:
+        self.resync()
+
     def resync(self) -> None:
         """Look at every Node now (upstream's periodic status update and monitor pass)."""
         for key in self.nodes.list_keys():
@@ -210,6 +213,9 @@ class RouteController(Controller):
 
     def on_node_delete(self, node: Any) -> None:
         self.enqueue(self.KEY)
+
+    def on_synced(self) -> None:
+        self.resync()  # stale routes go even when no node event comes
 
     def resync(self) -> None:
         self.enqueue(self.KEY)

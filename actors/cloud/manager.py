@@ -40,11 +40,20 @@ class RemoteCloud:
         return call
 
 
+class CloudProviderActor(FakeCloud):
+    """The cloud as an actor, answering ``raykube status`` like the others."""
+
+    async def status(self) -> dict:
+        return {"region": self.region, "node_id": ray.get_runtime_context().get_node_id(),
+                "instances": len(await self.list_instances()),
+                "load_balancers": len(await self.list_load_balancers()), "volumes": len(await self.list_volumes())}
+
+
 def start_cloud(**kw: Any) -> Any:
     """The cloud-provider actor (started if missing; ``kw`` go to FakeCloud)."""
-    cls = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=100)(FakeCloud)
+    cls = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=100)(CloudProviderActor)
     handle = cls.options(name=CLOUD_ACTOR, namespace=NAMESPACE, lifetime="detached", get_if_exists=True).remote(**kw)
-    ray.get(handle.list_instances.remote(), timeout=60)
+    ray.get(handle.status.remote(), timeout=60)
     return handle
 
 

@@ -72,7 +72,7 @@ def test_raykube_up_status_down(ray_cluster, data_root):
         lines = [ln for ln in st.stdout.splitlines()[1:] if ln.strip()]
         names = {ln.split()[0] for ln in lines}
         assert {"apiserver-1", "apiserver-2", "etcd-raykube-1", "etcd-raykube-2", "etcd-raykube-3"} <= names
-        assert all(ln.split()[1] == "yes" for ln in lines)
+        assert all(ln.split()[1] == "yes" for ln in lines), st.stdout
     finally:
         dn = rk("down")
     assert dn.returncode == 0 and "removed" in dn.stdout
