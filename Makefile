@@ -33,7 +33,11 @@ demo: $(STAMP)
 	$$KC scale deployment web --replicas=5 && \
 	{ sed 's/replicas: 3/replicas: 4/' examples/web-deployment.yaml | $$KC apply --server-side -f - || true; } && \
 	$$KC get deployment web -o yaml --show-managed-fields | head -40 && \
-	$$KC get pod nope || true
+	$$KC get pod nope || true; \
+	$$KC get replicasets,statefulsets,jobs,serviceaccounts,endpointslices && \
+	$$KC create token default --duration=1h | cut -c1-48 && \
+	$$KC create namespace scratch && $$KC create configmap note -n scratch --from-literal=a=b && \
+	$$KC delete namespace scratch --timeout=60s
 
 sim: $(STAMP)
 	$(PY) -m raftstore.sim --seeds 300 --faults all

@@ -24,7 +24,7 @@ from tests.ray.plane import control_plane
 
 pytestmark = pytest.mark.ray
 
-NS, REPLICAS = "life", 4
+NS, REPLICAS = "life", 10
 UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
