@@ -44,6 +44,7 @@ from kubeapi.models.base import format_time, parse_time
 from kubeapi.names import MAX_GENERATED_NAME_LENGTH
 
 from .base import Controller, Writer, by_namespace, labels_of, object_key, spec_selector, unwrap
+from .owned import resolve_controller_ref, selecting
 from .expectations import Expectations
 from .podutil import (controller_ref, deletion_order, is_pod_active, is_pod_ready, is_terminating, pod_condition,
                       pod_phase)
@@ -304,20 +305,7 @@ class JobController(Controller):
     # ------------------------------------------------------------- handlers
     def _resolve(self, namespace: str, ref: dict | None) -> dict | None:
         """The Job ``ref`` names, if we know it (same uid)."""
-        if ref is None or ref.get("kind") != "Job":
-            return None
-        job = self.jobs.get(f"{namespace}/{ref.get('name')}")
-        if job is None or job["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return job
-
-    def _matching_jobs(self, pod: dict) -> list[dict]:
-        out = []
-        for job in by_namespace(self.jobs, pod["metadata"].get("namespace", "")):
-            sel = spec_selector(job)
-            if sel is not None and sel.matches(labels_of(pod)):
-                out.append(job)
-        return out
+        return resolve_controller_ref(namespace, ref, "Job", self.jobs)
 
     def _enqueue_orphan(self, pod: dict) -> None:
         self.queue.add(ORPHAN + object_key(pod))
@@ -372,7 +360,7 @@ class JobController(Controller):
             return
         if has_tracking_finalizer(pod):
             self._enqueue_orphan(pod)
-        for job in self._matching_jobs(pod):
+        for job in selecting(self.jobs, pod):
             self.enqueue(job)
 
     def on_pod_update(self, old: dict, new: dict) -> None:
@@ -404,7 +392,7 @@ class JobController(Controller):
         if not removed:
             self._enqueue_orphan(new)
         if labels_of(old) != labels_of(new) or old_ref != cur_ref:
-            for job in self._matching_jobs(new):
+            for job in selecting(self.jobs, new):
                 self.enqueue(job)
 
     def on_pod_delete(self, pod: Any) -> None:

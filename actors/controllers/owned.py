@@ -18,16 +18,20 @@ from .expectations import Expectations
 from .podutil import controller_ref, is_pod_ready, is_terminating
 
 
-def controller_key(obj: dict, kind: str, owners: Indexer) -> str | None:
-    """The key of the ``kind`` controlling ``obj``, if ``owners`` holds it with the same uid."""
-    ref = controller_ref(obj)
+def resolve_controller_ref(namespace: str, ref: dict | None, kind: str, owners: Indexer) -> dict | None:
+    """The ``kind`` a controller reference of ``namespace`` names, if ``owners`` holds it with the same uid."""
     if ref is None or ref.get("kind") != kind:
         return None
-    key = f"{obj['metadata'].get('namespace')}/{ref.get('name')}"
-    owner = owners.get(key)
+    owner = owners.get(f"{namespace}/{ref.get('name')}")
     if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
         return None
-    return key
+    return owner
+
+
+def controller_key(obj: dict, kind: str, owners: Indexer) -> str | None:
+    """The key of the ``kind`` controlling ``obj``, if ``owners`` holds it with the same uid."""
+    owner = resolve_controller_ref(obj["metadata"].get("namespace", ""), controller_ref(obj), kind, owners)
+    return None if owner is None else object_key(owner)
 
 
 def selecting(owners: Indexer, obj: dict) -> list[dict]:

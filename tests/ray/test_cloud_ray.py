@@ -5,7 +5,6 @@ loses takes its (NotReady) Node with it."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import ray
@@ -16,6 +15,7 @@ from actors.apiserver.actor import NAMESPACE
 from actors.election import Timing
 from kubeapi import errors
 from kubeapi.client import Client
+from tests.fakes import eventually
 from tests.ray.plane import control_plane
 
 pytestmark = pytest.mark.ray
@@ -39,15 +39,6 @@ def plane(ray_cluster, data_root):
             pass
 
 
-async def _until(pred, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await pred():
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_nodes_load_balancers_and_lost_instances(plane):
     apis, _ = plane
     cloud = RemoteCloud(ray.get_actor(CLOUD_ACTOR, namespace=NAMESPACE))
@@ -65,7 +56,7 @@ def test_nodes_load_balancers_and_lost_instances(plane):
             return n["spec"].get("providerID") == inst.provider_id and not n["spec"].get("taints") \
                 and n["metadata"]["labels"].get("topology.kubernetes.io/zone") == "rk-central-1b" \
                 and any(a["type"] == "InternalIP" for a in (n["status"].get("addresses") or ()))
-        await _until(initialized, "the node initialized from its instance")
+        await eventually(initialized, "the node initialized from its instance", tries=240, every=0.25)
 
         await client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
                              "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
@@ -75,7 +66,7 @@ def test_nodes_load_balancers_and_lost_instances(plane):
             svc = await client.get("services", "web", "default")
             lb = (svc.get("status") or {}).get("loadBalancer") or {}
             return (lb.get("ingress") or [{}])[0].get("ip")
-        await _until(ingress, "an external IP")
+        await eventually(ingress, "an external IP", tries=240, every=0.25)
         ip = await ingress()
         lbs = await cloud.list_load_balancers()
         assert [(lb.ip, lb.hosts) for lb in lbs] == [(ip, ("vm-1",))]
@@ -87,7 +78,7 @@ def test_nodes_load_balancers_and_lost_instances(plane):
                 return False
             except errors.ApiError as e:
                 return errors.is_not_found(e) and await cloud.list_load_balancers() == []
-        await _until(released, "the load balancer released and the Service gone")
+        await eventually(released, "the load balancer released and the Service gone", tries=240, every=0.25)
 
         # the machine is lost and its kubelet silent: the Node goes with it
         await cloud.delete_instance(inst.id)
@@ -101,6 +92,6 @@ def test_nodes_load_balancers_and_lost_instances(plane):
                 return False
             except errors.ApiError as e:
                 return errors.is_not_found(e)
-        await _until(node_gone, "the node of the lost instance deleted")
+        await eventually(node_gone, "the node of the lost instance deleted", tries=240, every=0.25)
 
     asyncio.run(asyncio.wait_for(run(), 120))

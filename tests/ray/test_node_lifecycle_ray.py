@@ -7,7 +7,6 @@ removes everything in it, and the namespace itself."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -19,7 +18,7 @@ from actors.election import Timing
 from actors.scheduler.actor import start_schedulers
 from kubeapi import errors
 from kubeapi.client import Client
-from tests.fakes import finish_deletion, mark_ready
+from tests.fakes import eventually, finish_deletion, mark_ready
 from tests.ray.plane import control_plane
 
 pytestmark = pytest.mark.ray
@@ -61,15 +60,6 @@ DEPLOYMENT = {
                  "containers": [{"name": "c", "image": "app:v1"}],
                  "tolerations": [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
                                   "tolerationSeconds": 1}]}}}}
-
-
-async def _until(pred, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await pred():
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_silent_node_is_tainted_its_pods_replaced_and_the_namespace_deleted(plane):
@@ -116,7 +106,7 @@ def test_a_silent_node_is_tainted_its_pods_replaced_and_the_namespace_deleted(pl
         async def spread() -> bool:
             items = await pods()
             return len(running_on(items, "n-alive")) + len(running_on(items, "n-silent")) == REPLICAS
-        await _until(spread, f"{REPLICAS} running pods")
+        await eventually(spread, f"{REPLICAS} running pods", tries=240, every=0.25)
         doomed = running_on(await pods(), "n-silent")
         assert doomed, "the scheduler put no pod on n-silent"
 
@@ -126,7 +116,7 @@ def test_a_silent_node_is_tainted_its_pods_replaced_and_the_namespace_deleted(pl
             items = await pods()
             evicted = all(p["metadata"].get("deletionTimestamp") for p in items if p["metadata"]["name"] in doomed)
             return evicted and len(running_on(items, "n-alive")) == REPLICAS
-        await _until(replaced, "the silent node's pods evicted and replaced on n-alive")
+        await eventually(replaced, "the silent node's pods evicted and replaced on n-alive", tries=240, every=0.25)
         silent = await client.get("nodes", "n-silent")
         ready = next(c for c in silent["status"]["conditions"] if c["type"] == "Ready")
         assert ready["status"] == "Unknown" and ready["reason"] == "NodeStatusUnknown"
@@ -149,7 +139,7 @@ def test_a_silent_node_is_tainted_its_pods_replaced_and_the_namespace_deleted(pl
             except errors.ApiError as e:
                 return errors.is_not_found(e)
             return False
-        await _until(namespace_gone, "the namespace and all in it deleted")
+        await eventually(namespace_gone, "the namespace and all in it deleted", tries=240, every=0.25)
         for kind in ("pods", "replicasets", "deployments"):
             assert (await client.list(kind, NS))["items"] == [], kind
         kubelet.cancel()
