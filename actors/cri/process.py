@@ -1,0 +1,569 @@
+"""The ``process`` container runtime: CRI over real OS processes.
+
+Each container is ``python -m actors.cri.programs <argv...>`` in its own
+session (so its whole process group can be signalled), with its own
+directory as root, the image's environment, and stdout/stderr turned into
+CRI log lines. Each sandbox gets its own loopback address (127.77.x.y by
+default), which gives every pod its own port space on the real OS: two pods
+can both serve on port 8080, two containers of one pod cannot.
+
+Upstream behaviours kept: StopContainer is SIGTERM to the group, a grace
+period, then SIGKILL; StopPodSandbox SIGKILLs what is left (the kubelet has
+already stopped containers gracefully); removes are idempotent; an exit by
+signal N reports 128+N. Memory limits map to RLIMIT_AS (see
+:data:`MIN_RLIMIT_AS`); CPU quota has no rlimit equivalent and is ignored.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import posixpath
+import secrets
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from . import api
+from .images import ImageDef, ImageStore, container_argv
+from .programs import lookup as lookup_program   # the package import registers every program
+
+RUNTIME_NAME = "raykube-process"
+RUNTIME_VERSION = "0.1.0"
+PID_ANNOTATION = "raykube.io/pid"
+
+# RLIMIT_AS bounds virtual address space, and a Python interpreter with
+# aiohttp loaded maps well over 100 MiB before doing anything: smaller
+# limits would kill every container at import time, so they are not applied.
+MIN_RLIMIT_AS = 256 * 1024 * 1024
+
+# Longest log line written as one entry; longer lines become partial (P) entries.
+MAX_LOG_LINE = 16 * 1024
+
+# Applies RLIMIT_AS in the child, then runs the programs' entry point as ``-m`` would.
+_RLIMIT_WRAPPER = (
+    "import resource, runpy, sys\n"
+    "n = int(sys.argv.pop(1))\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (n, n))\n"
+    "runpy.run_module('actors.cri.programs', run_name='__main__', alter_sys=True)\n"
+)
+
+AllocateIP = Callable[[str], "str | Awaitable[str]"]
+ReleaseIP = Callable[[str], "None | Awaitable[None]"]
+
+
+# ------------------------------------------------------------------ helpers
+def rfc3339nano(ns: int) -> str:
+    """A CRI log timestamp (UTC, nanoseconds, fixed width so lines sort as text)."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def exit_code(returncode: int) -> int:
+    """A process's exit status as a container's: killed by signal N → 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class LoopbackAllocator:
+    """Hands each sandbox its own 127.<second>.x.y address (y in 1..254).
+
+    A rotating cursor avoids handing a just-released address straight to the
+    next pod, so a stale client of the old pod does not reach the new one.
+    """
+
+    def __init__(self, second_octet: int = 77, start: int = 0) -> None:
+        self._prefix = f"127.{second_octet}"
+        self._size = 256 * 254
+        self._cursor = start % self._size
+        self._by_sandbox: dict[str, str] = {}
+        self._used: set[str] = set()
+
+    def _address(self, n: int) -> str:
+        return f"{self._prefix}.{n // 254}.{n % 254 + 1}"
+
+    def allocate(self, sandbox_id: str) -> str:
+        if sandbox_id in self._by_sandbox:
+            return self._by_sandbox[sandbox_id]
+        for _ in range(self._size):
+            ip = self._address(self._cursor)
+            self._cursor = (self._cursor + 1) % self._size
+            if ip not in self._used:
+                self._used.add(ip)
+                self._by_sandbox[sandbox_id] = ip
+                return ip
+        raise api.ResourceExhausted(f"no free address in {self._prefix}.0.0/16")
+
+    def release(self, sandbox_id: str) -> None:
+        ip = self._by_sandbox.pop(sandbox_id, None)
+        if ip is not None:
+            self._used.discard(ip)
+
+
+class _LogWriter:
+    """One container's CRI log file, reopenable after rotation."""
+
+    def __init__(self, path: str, clock: Callable[[], int]) -> None:
+        self.path = path
+        self._clock = clock
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self._file = open(path, "ab", buffering=0)
+
+    def line(self, stream: str, text: bytes) -> None:
+        """Write ``text`` (one line, no newline), split into P entries when too long."""
+        while len(text) > MAX_LOG_LINE:
+            self.partial(stream, text[:MAX_LOG_LINE])
+            text = text[MAX_LOG_LINE:]
+        self._entry(stream, b"F", text)
+
+    def partial(self, stream: str, text: bytes) -> None:
+        """A chunk of a line that goes on in the next entry."""
+        self._entry(stream, b"P", text)
+
+    def _entry(self, stream: str, tag: bytes, text: bytes) -> None:
+        if self._file.closed:
+            return
+        head = f"{rfc3339nano(self._clock())} {stream} ".encode()
+        self._file.write(head + tag + b" " + text + b"\n")
+
+    def reopen(self) -> None:
+        self._file.close()
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        self._file = open(self.path, "ab", buffering=0)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+async def _pump(reader: asyncio.StreamReader, stream: str, log: _LogWriter | None) -> None:
+    """Copy a pipe into the log, one entry per line (drained even without a log)."""
+    buf = b""
+    while True:
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        if log is None:
+            continue
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for text in lines:
+            log.line(stream, text)
+        while len(buf) >= MAX_LOG_LINE:
+            log.partial(stream, buf[:MAX_LOG_LINE])
+            buf = buf[MAX_LOG_LINE:]
+    if buf and log is not None:
+        log.line(stream, buf)
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    """Signal a process group this runtime started (gone already is fine)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _matches(labels: dict[str, str], selector: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+# ------------------------------------------------------------------ records
+@dataclass
+class _Sandbox:
+    id: str
+    config: api.PodSandboxConfig
+    created_at: int
+    dir: str
+    hostname: str
+    ip: str
+    runtime_handler: str = ""
+    state: api.PodSandboxState = api.PodSandboxState.SANDBOX_READY
+
+
+@dataclass
+class _Container:
+    id: str
+    sandbox_id: str
+    config: api.ContainerConfig
+    image: ImageDef
+    created_at: int
+    dir: str
+    cwd: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: str
+    rlimit_as: int
+    state: api.ContainerState = api.ContainerState.CONTAINER_CREATED
+    starting: bool = False
+    started_at: int = 0
+    finished_at: int = 0
+    exit_code: int = 0
+    reason: str = ""
+    message: str = ""
+    pid: int = 0
+    proc: asyncio.subprocess.Process | None = None
+    log: _LogWriter | None = None
+    watcher: asyncio.Task | None = None
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+# ------------------------------------------------------------------ runtime
+class ProcessRuntime:
+    """CRI RuntimeService whose containers are real OS processes."""
+
+    def __init__(self, images: ImageStore, root_dir: str, *,
+                 allocate_ip: AllocateIP | None = None, release_ip: ReleaseIP | None = None,
+                 clock: Callable[[], int] = time.time_ns,
+                 kill_timeout: float = 10.0, exec_timeout: float = 600.0,
+                 drain_timeout: float = 2.0) -> None:
+        """``kill_timeout`` bounds the wait after SIGKILL; ``exec_timeout`` bounds an
+        ExecSync asked to run without a timeout; ``drain_timeout`` bounds reading
+        the last output of an exited process (a leftover child may hold its pipes)."""
+        self.images = images
+        self.root_dir = os.path.abspath(root_dir)
+        if allocate_ip is None:
+            default = LoopbackAllocator()
+            allocate_ip, release_ip = default.allocate, default.release
+        self._allocate_ip = allocate_ip
+        self._release_ip = release_ip or (lambda _sid: None)
+        self._clock = clock
+        self.kill_timeout = kill_timeout
+        self.exec_timeout = exec_timeout
+        self.drain_timeout = drain_timeout
+        self._sandboxes: dict[str, _Sandbox] = {}
+        self._containers: dict[str, _Container] = {}
+        self._execs: set[asyncio.subprocess.Process] = set()
+        os.makedirs(self.root_dir, exist_ok=True)
+
+    # ----------------------------------------------------------- lookups
+    def _sandbox(self, sandbox_id: str) -> _Sandbox:
+        sb = self._sandboxes.get(sandbox_id)
+        if sb is None:
+            raise api.NotFound(f"pod sandbox {sandbox_id!r} not found")
+        return sb
+
+    def _container(self, container_id: str) -> _Container:
+        c = self._containers.get(container_id)
+        if c is None:
+            raise api.NotFound(f"container {container_id!r} not found")
+        return c
+
+    def _new_id(self) -> str:
+        while True:
+            i = secrets.token_hex(32)
+            if i not in self._sandboxes and i not in self._containers:
+                return i
+
+    # ----------------------------------------------------------- version
+    async def Version(self, version: str = api.RUNTIME_API_VERSION) -> api.VersionResponse:
+        return api.VersionResponse(version="0.1.0", runtime_name=RUNTIME_NAME,
+                                   runtime_version=RUNTIME_VERSION)
+
+    async def Status(self) -> api.RuntimeStatus:
+        return api.RuntimeStatus(conditions=[api.RuntimeCondition("RuntimeReady", True),
+                                             api.RuntimeCondition("NetworkReady", True)])
+
+    # ----------------------------------------------------------- sandboxes
+    async def RunPodSandbox(self, config: api.PodSandboxConfig, runtime_handler: str = "") -> str:
+        sid = self._new_id()
+        try:
+            ip = self._allocate_ip(sid)
+            if inspect.isawaitable(ip):
+                ip = await ip
+        except api.CRIError:
+            raise
+        except Exception as e:  # an allocator's own failure, as a typed error
+            raise api.CRIError(f"failed to set up network for sandbox {sid}: {e}") from e
+        directory = os.path.join(self.root_dir, "sandboxes", sid)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            if config.log_directory:
+                os.makedirs(config.log_directory, exist_ok=True)
+        except OSError as e:
+            await self._release(sid)
+            raise api.CRIError(f"creating sandbox directory: {e}") from e
+        self._sandboxes[sid] = _Sandbox(
+            id=sid, config=config, created_at=self._clock(), dir=directory,
+            hostname=config.hostname or config.metadata.name, ip=ip,
+            runtime_handler=runtime_handler)
+        return sid
+
+    async def StopPodSandbox(self, pod_sandbox_id: str) -> None:
+        sb = self._sandbox(pod_sandbox_id)
+        await asyncio.gather(*(self._stop(c, 0) for c in self._containers.values()
+                               if c.sandbox_id == sb.id))
+        if sb.state == api.PodSandboxState.SANDBOX_READY:
+            sb.state = api.PodSandboxState.SANDBOX_NOTREADY
+            sb.ip = ""
+            await self._release(sb.id)
+
+    async def _release(self, sandbox_id: str) -> None:
+        try:
+            done = self._release_ip(sandbox_id)
+            if inspect.isawaitable(done):
+                await done
+        except api.CRIError:
+            raise
+        except Exception as e:  # an allocator's own failure, as a typed error
+            raise api.CRIError(f"failed to tear down network for sandbox {sandbox_id}: {e}") from e
+
+    async def RemovePodSandbox(self, pod_sandbox_id: str) -> None:
+        sb = self._sandboxes.get(pod_sandbox_id)
+        if sb is None:
+            return
+        await self.StopPodSandbox(sb.id)
+        for c in [c for c in self._containers.values() if c.sandbox_id == sb.id]:
+            await self.RemoveContainer(c.id)
+        self._sandboxes.pop(sb.id, None)
+        shutil.rmtree(sb.dir, ignore_errors=True)
+
+    async def PodSandboxStatus(self, pod_sandbox_id: str) -> api.PodSandboxStatus:
+        sb = self._sandbox(pod_sandbox_id)
+        return api.PodSandboxStatus(
+            id=sb.id, metadata=sb.config.metadata, state=sb.state, created_at=sb.created_at,
+            network=api.PodSandboxNetworkStatus(ip=sb.ip),
+            labels=dict(sb.config.labels), annotations=dict(sb.config.annotations),
+            runtime_handler=sb.runtime_handler)
+
+    async def ListPodSandbox(self, filter: api.PodSandboxFilter | None = None) -> list[api.PodSandbox]:
+        f = filter or api.PodSandboxFilter()
+        return [api.PodSandbox(id=sb.id, metadata=sb.config.metadata, state=sb.state,
+                               created_at=sb.created_at, labels=dict(sb.config.labels),
+                               annotations=dict(sb.config.annotations),
+                               runtime_handler=sb.runtime_handler)
+                for sb in self._sandboxes.values()
+                if (not f.id or sb.id.startswith(f.id))
+                and (f.state is None or sb.state == f.state)
+                and _matches(sb.config.labels, f.label_selector)]
+
+    # ----------------------------------------------------------- containers
+    async def CreateContainer(self, pod_sandbox_id: str, config: api.ContainerConfig,
+                              sandbox_config: api.PodSandboxConfig) -> str:
+        sb = self._sandbox(pod_sandbox_id)
+        if sb.state != api.PodSandboxState.SANDBOX_READY:
+            raise api.FailedPrecondition(f"pod sandbox {sb.id} is not ready")
+        for other in self._containers.values():
+            if (other.sandbox_id == sb.id and other.config.metadata.name == config.metadata.name
+                    and other.config.metadata.attempt == config.metadata.attempt):
+                raise api.AlreadyExists(
+                    f"container name {config.metadata.name!r} attempt {config.metadata.attempt} "
+                    f"is reserved for {other.id} in sandbox {sb.id}")
+        image = self.images.pulled(config.image.image)
+        cid = self._new_id()
+        directory = os.path.join(sb.dir, "containers", cid)
+        working_dir = posixpath.normpath("/" + (config.working_dir or image.working_dir or "/"))
+        cwd = os.path.join(directory, working_dir.lstrip("/")) if working_dir != "/" else directory
+        log_path = ""
+        if config.log_path:
+            log_dir = (sandbox_config.log_directory if sandbox_config else "") or \
+                sb.config.log_directory or os.path.join(sb.dir, "logs")
+            log_path = os.path.join(log_dir, config.log_path)
+        env = {"HOSTNAME": sb.hostname}           # first, as upstream: image/config may override
+        env.update(dict(image.env))
+        env.update({kv.key: kv.value for kv in config.envs})
+        env["RAYKUBE_POD_IP"] = sb.ip                # last: the program binds to it
+        mem = config.resources.memory_limit_in_bytes if config.resources else 0
+        try:
+            os.makedirs(cwd, exist_ok=True)
+        except OSError as e:
+            raise api.CRIError(f"creating container directory: {e}") from e
+        self.images.mark_in_use(image.id, cid)
+        self._containers[cid] = _Container(
+            id=cid, sandbox_id=sb.id, config=config, image=image, created_at=self._clock(),
+            dir=directory, cwd=cwd, argv=container_argv(image, list(config.command), list(config.args)),
+            env=env, log_path=log_path, rlimit_as=mem if mem >= MIN_RLIMIT_AS else 0)
+        return cid
+
+    def _command(self, argv: list[str], rlimit_as: int) -> list[str]:
+        if rlimit_as:
+            return [sys.executable, "-u", "-c", _RLIMIT_WRAPPER, str(rlimit_as), *argv]
+        return [sys.executable, "-u", "-m", "actors.cri.programs", *argv]
+
+    def _start_failed(self, c: _Container, message: str) -> api.ContainerStartError:
+        """Record a start that never ran (upstream: exit 128, reason StartError)."""
+        now = self._clock()
+        c.state = api.ContainerState.CONTAINER_EXITED
+        c.started_at = c.finished_at = now
+        c.exit_code, c.reason, c.message = 128, "StartError", message
+        c.exited.set()
+        return api.ContainerStartError(message)
+
+    async def StartContainer(self, container_id: str) -> None:
+        c = self._container(container_id)
+        if c.state != api.ContainerState.CONTAINER_CREATED or c.starting:
+            raise api.FailedPrecondition(f"container {c.id} is in {c.state.value} state, not created")
+        sb = self._sandbox(c.sandbox_id)
+        if sb.state != api.PodSandboxState.SANDBOX_READY:
+            raise api.FailedPrecondition(f"pod sandbox {sb.id} is not ready")
+        if not c.argv:
+            raise self._start_failed(c, "no command specified")
+        if lookup_program(c.argv[0]) is None:
+            raise self._start_failed(
+                c, f'exec: "{c.argv[0]}": executable file not found in $PATH')
+        c.starting = True
+        try:
+            log = _LogWriter(c.log_path, self._clock) if c.log_path else None
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *self._command(c.argv, c.rlimit_as), cwd=c.cwd, env=c.env,
+                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            except BaseException:
+                if log is not None:
+                    log.close()
+                raise
+        except OSError as e:
+            raise self._start_failed(c, f"starting process: {e}") from e
+        finally:
+            c.starting = False
+        c.proc, c.pid, c.log = proc, proc.pid, log
+        c.state, c.started_at = api.ContainerState.CONTAINER_RUNNING, self._clock()
+        c.watcher = asyncio.get_running_loop().create_task(self._watch(c, proc))
+        if sb.state != api.PodSandboxState.SANDBOX_READY:   # stopped while the process was spawning
+            _killpg(c.pid, signal.SIGKILL)
+
+    async def _watch(self, c: _Container, proc: asyncio.subprocess.Process) -> None:
+        """Follow a container's process to its exit, logging its output."""
+        assert proc.stdout is not None and proc.stderr is not None
+        pumps = [asyncio.ensure_future(_pump(proc.stdout, "stdout", c.log)),
+                 asyncio.ensure_future(_pump(proc.stderr, "stderr", c.log))]
+        try:
+            await proc.wait()
+            _killpg(c.pid, signal.SIGKILL)   # leftovers of the group die with the container
+            await asyncio.wait(pumps, timeout=self.drain_timeout)
+        finally:
+            for p in pumps:
+                p.cancel()
+            if c.log is not None:
+                c.log.close()
+            if c.state == api.ContainerState.CONTAINER_RUNNING:
+                rc = proc.returncode if proc.returncode is not None else -signal.SIGKILL
+                c.exit_code = exit_code(rc)
+                c.reason = "Completed" if c.exit_code == 0 else "Error"
+                c.finished_at = self._clock()
+                c.state = api.ContainerState.CONTAINER_EXITED
+            c.exited.set()
+
+    def _alive(self, c: _Container) -> bool:
+        return c.proc is not None and not c.exited.is_set() and c.proc.returncode is None
+
+    async def _wait_exit(self, c: _Container, timeout: float) -> bool:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(c.exited.wait(), timeout)
+        return c.exited.is_set()
+
+    async def _stop(self, c: _Container, timeout: float) -> None:
+        """SIGTERM, up to ``timeout`` seconds of grace, then SIGKILL."""
+        if c.state != api.ContainerState.CONTAINER_RUNNING:
+            return
+        if timeout > 0:
+            if self._alive(c):
+                _killpg(c.pid, signal.SIGTERM)
+            if await self._wait_exit(c, timeout):
+                return
+        if self._alive(c):
+            _killpg(c.pid, signal.SIGKILL)
+        if not await self._wait_exit(c, self.kill_timeout):
+            raise api.DeadlineExceeded(
+                f"container {c.id} (pid {c.pid}) did not exit {self.kill_timeout}s after SIGKILL")
+
+    async def StopContainer(self, container_id: str, timeout: int) -> None:
+        await self._stop(self._container(container_id), timeout)
+
+    async def RemoveContainer(self, container_id: str) -> None:
+        c = self._containers.get(container_id)
+        if c is None:
+            return
+        await self._stop(c, 0)
+        if self._containers.pop(c.id, None) is None:
+            return  # a concurrent remove won
+        self.images.release(c.image.id, c.id)
+        shutil.rmtree(c.dir, ignore_errors=True)
+
+    def _to_container(self, c: _Container) -> api.Container:
+        return api.Container(id=c.id, pod_sandbox_id=c.sandbox_id, metadata=c.config.metadata,
+                             image=api.ImageSpec(image=c.image.name), image_ref=c.image.id,
+                             state=c.state, created_at=c.created_at, labels=dict(c.config.labels),
+                             annotations=dict(c.config.annotations))
+
+    async def ListContainers(self, filter: api.ContainerFilter | None = None) -> list[api.Container]:
+        f = filter or api.ContainerFilter()
+        return [self._to_container(c) for c in self._containers.values()
+                if (not f.id or c.id.startswith(f.id))
+                and (f.state is None or c.state == f.state)
+                and (not f.pod_sandbox_id or c.sandbox_id.startswith(f.pod_sandbox_id))
+                and _matches(c.config.labels, f.label_selector)]
+
+    async def ContainerStatus(self, container_id: str) -> api.ContainerStatus:
+        c = self._container(container_id)
+        annotations = dict(c.config.annotations)
+        if c.pid:
+            annotations[PID_ANNOTATION] = str(c.pid)
+        return api.ContainerStatus(
+            id=c.id, metadata=c.config.metadata, state=c.state, created_at=c.created_at,
+            started_at=c.started_at, finished_at=c.finished_at, exit_code=c.exit_code,
+            image=api.ImageSpec(image=c.image.name), image_ref=c.image.id,
+            reason=c.reason, message=c.message, labels=dict(c.config.labels),
+            annotations=annotations, mounts=list(c.config.mounts), log_path=c.log_path)
+
+    async def ReopenContainerLog(self, container_id: str) -> None:
+        c = self._container(container_id)
+        if c.state != api.ContainerState.CONTAINER_RUNNING:
+            raise api.FailedPrecondition(f"container {c.id} is not running")
+        if c.log is not None:
+            try:
+                c.log.reopen()
+            except OSError as e:
+                raise api.CRIError(f"reopening {c.log_path}: {e}") from e
+
+    # ----------------------------------------------------------- exec
+    async def ExecSync(self, container_id: str, cmd: list[str], timeout: int = 0) -> api.ExecSyncResponse:
+        c = self._container(container_id)
+        if c.state != api.ContainerState.CONTAINER_RUNNING:
+            raise api.FailedPrecondition(f"container {c.id} is not running")
+        if not cmd:
+            raise api.InvalidArgument("ExecSync needs a command")
+        limit = timeout if timeout > 0 else self.exec_timeout
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._command(list(cmd), c.rlimit_as), cwd=c.cwd, env=c.env,
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        except OSError as e:
+            raise api.CRIError(f"exec in container {c.id}: {e}") from e
+        self._execs.add(proc)
+        try:
+            try:
+                out, err = await asyncio.wait_for(proc.communicate(), limit)
+            except asyncio.TimeoutError:
+                raise api.DeadlineExceeded(
+                    f"command {cmd!r} timed out after {limit}s") from None
+        finally:
+            if proc.returncode is None:
+                _killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(proc.wait(), self.kill_timeout)
+            self._execs.discard(proc)
+        return api.ExecSyncResponse(stdout=out, stderr=err, exit_code=exit_code(proc.returncode))
+
+    # ----------------------------------------------------------- teardown
+    async def close(self) -> None:
+        """SIGKILL every process this runtime started and wait for them (bounded)."""
+        running = [c for c in self._containers.values() if self._alive(c)]
+        for c in running:
+            _killpg(c.pid, signal.SIGKILL)
+        for p in list(self._execs):
+            if p.returncode is None:
+                _killpg(p.pid, signal.SIGKILL)
+        waits = [c.watcher for c in self._containers.values() if c.watcher and not c.watcher.done()]
+        waits += [asyncio.ensure_future(p.wait()) for p in self._execs]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=self.kill_timeout)
+            for t in pending:
+                t.cancel()
+        for sb in self._sandboxes.values():
+            if sb.state == api.PodSandboxState.SANDBOX_READY:
+                sb.state, sb.ip = api.PodSandboxState.SANDBOX_NOTREADY, ""
+                with contextlib.suppress(api.CRIError):
+                    await self._release(sb.id)

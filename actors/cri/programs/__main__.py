@@ -1,0 +1,44 @@
+"""``python -m actors.cri.programs <argv...>``: one container's process for
+the ``process`` runtime. The pod's address comes from ``RAYKUBE_POD_IP``.
+
+SIGTERM cancels the program: it exits 143 unless the program handles the
+termination (servers exit 0, as a graceful shutdown); SIGINT likewise, 130."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+from . import run_program
+from .osctx import OSContext
+
+POD_IP_ENV = "RAYKUBE_POD_IP"
+
+
+def context_from_environment() -> OSContext:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAYKUBE_")}
+    hostname = os.environ.get("HOSTNAME") or socket.gethostname()
+    return OSContext(env, hostname, os.getcwd(), os.environ.get(POD_IP_ENV) or "127.0.0.1")
+
+
+async def main(ctx: OSContext, argv: list[str]) -> int:
+    task = asyncio.ensure_future(run_program(ctx, argv))
+    loop = asyncio.get_running_loop()
+    got: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        got.append(signum)
+        task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return 128 + (got[0] if got else signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(context_from_environment(), sys.argv[1:])))
