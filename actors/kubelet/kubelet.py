@@ -1,0 +1,487 @@
+"""The kubelet: registers its Node, renews its Lease, posts node status,
+watches the pods bound to it and keeps each one true through the CRI.
+
+Every pod has a worker (one task, so a pod's syncs never overlap) that runs
+:func:`~.podsync.compute_pod_actions` over what the runtime reports and
+carries the actions out: a sandbox, image pulls (``imagePullPolicy``, with
+``ErrImagePull`` then ``ImagePullBackOff``), init containers in order,
+containers, probe kills and restarts with back-off. A pod being deleted is
+stopped within its grace period, then deleted for good. Statuses go out only
+when they changed. A relist of the runtime (upstream's PLEG) wakes the
+worker of any pod whose containers changed on their own.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kubeapi import errors
+from kubeapi.informer import SharedInformer
+
+from ..cri import api
+from ..cri.images import ErrImageNeverPull, ImageStore, should_pull
+from ..scheduler.nodeinfo import Resource, pod_requests
+from .backoff import RestartBackoff
+from .node import LEASE_NAMESPACE, NodeConfig, allocatable, lease_object, node_object, node_status, same_status
+from .podsync import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerView, PodActions, SandboxView,
+                      compute_pod_actions, pod_status)
+from .probes import ContainerProbes, ProbeState
+
+log = logging.getLogger("raykube.kubelet")
+
+# the labels the kubelet puts on sandboxes and containers (upstream's keys)
+POD_UID, POD_NAME, POD_NAMESPACE = "io.kubernetes.pod.uid", "io.kubernetes.pod.name", "io.kubernetes.pod.namespace"
+CONTAINER_NAME = "io.kubernetes.container.name"
+STATE = {api.ContainerState.CONTAINER_RUNNING: RUNNING, api.ContainerState.CONTAINER_EXITED: EXITED,
+         api.ContainerState.CONTAINER_CREATED: CREATED, api.ContainerState.CONTAINER_UNKNOWN: UNKNOWN}
+NS = 1e9
+
+
+@dataclass
+class KubeletConfig:
+    node: NodeConfig
+    lease_duration: int = 40
+    renew_interval: float = 10.0        # Lease renewals
+    status_interval: float = 10.0       # node status checks; sent on change ...
+    status_report: float = 60.0         # ... or this long after the last one
+    relist_period: float = 1.0          # the runtime relist (PLEG)
+    runtime_name: str = "raykube-sim"
+    pull_backoff: RestartBackoff = field(default_factory=RestartBackoff)
+
+
+class Prober:
+    """Runs one probe try; the kubelet's exec probes go through the CRI, the
+    network ones through ``network`` (an object with ``request(src_ip,
+    method, url, body, timeout)`` returning (status, body)), when given."""
+
+    def __init__(self, runtime: api.RuntimeService, network: Any = None) -> None:
+        self.runtime = runtime
+        self.network = network
+
+    async def probe(self, state: ProbeState, container_id: str, pod_ip: str) -> bool:
+        spec = state.spec
+        try:
+            if spec.kind == "exec":
+                r = await self.runtime.ExecSync(container_id, list(spec.command), int(spec.timeout))
+                return r.exit_code == 0
+            if self.network is None:
+                return True  # nothing to reach the pod through: the probe cannot say it is down
+            host = spec.host or pod_ip
+            path = spec.path if spec.kind == "httpGet" else "/"
+            status, _ = await self.network.request(pod_ip, "GET", f"http://{host}:{spec.port}{path}", b"",
+                                                   spec.timeout)
+            # an HTTP probe wants 2xx/3xx; a TCP probe passes once anything answers on the port
+            return 200 <= status < 400 if spec.kind == "httpGet" else True
+        except (api.CRIError, OSError, asyncio.TimeoutError):
+            return False
+
+
+class PodWorker:
+    """One pod's serialized syncs."""
+
+    def __init__(self, kubelet: "Kubelet", uid: str) -> None:
+        self.kubelet = kubelet
+        self.uid = uid
+        self.wake = asyncio.Event()
+        self.wake.set()
+        self.probes: dict[str, tuple[str, ContainerProbes]] = {}  # name -> (container id, its probes)
+        self.waiting: dict[str, tuple[str, str]] = {}
+        self.admitted = False
+        self.finished = False
+        self.requeue: float | None = None
+        self.retry: float | None = None
+        self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while not self.finished:
+            delay = None
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self._next_wake())
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+            try:
+                delay = await self.kubelet.sync_pod(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad sync must not end the worker
+                log.exception("syncing pod %s", self.uid)
+                delay = 1.0
+            self.requeue = delay
+
+    def retry_in(self, seconds: float) -> None:
+        """Sync again within ``seconds`` (an image pull back-off ends)."""
+        self.retry = seconds if self.retry is None else min(self.retry, seconds)
+
+    def _next_wake(self) -> float:
+        times = [self.requeue] if self.requeue is not None else []
+        now = self.kubelet.clock()
+        for _, pr in self.probes.values():
+            at = pr.next_at()
+            if at is not None:
+                times.append(max(0.0, at - now))
+        return max(0.05, min(times)) if times else 30.0
+
+
+class Kubelet:
+    def __init__(self, cfg: KubeletConfig, client: Any, runtime: api.RuntimeService, images: ImageStore, *,
+                 prober: Prober | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.name = cfg.node.name
+        self.client = client
+        self.runtime = runtime
+        self.images = images
+        self.prober = prober or Prober(runtime)
+        self.clock = clock
+        self.backoff = RestartBackoff()
+        self.pods = SharedInformer(client, "pods", field_selector=f"spec.nodeName={self.name}")
+        self.pods.add_event_handler(self._on_pod, lambda _old, new: self._on_pod(new), self._on_pod_delete)
+        self.workers: dict[str, PodWorker] = {}
+        self.sent: dict[str, dict] = {}        # pod uid -> the status last written
+        self.node_uid = ""
+        self.last_status: dict = {}
+        self.last_status_at = 0.0
+        self._relisted: dict[str, tuple] = {}
+        self._pull_failed_at: dict[tuple[str, str], float] = {}
+
+    # ------------------------------------------------------------- running
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.register()
+        tasks = [asyncio.create_task(self.pods.run(stop)), asyncio.create_task(self._every(
+            self.cfg.renew_interval, self.renew_lease, stop)), asyncio.create_task(self._every(
+                self.cfg.status_interval, self.post_node_status, stop)), asyncio.create_task(self._every(
+                    self.cfg.relist_period, self.relist, stop))]
+        try:
+            await stop.wait()
+        finally:
+            for w in self.workers.values():
+                w.finished = True
+                w.task.cancel()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, *(w.task for w in self.workers.values()), return_exceptions=True)
+
+    async def _every(self, period: float, fn: Callable[[], Any], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the next round tries again
+                log.warning("%s: %s: %s", self.name, getattr(fn, "__name__", fn), e)
+            try:
+                await asyncio.wait_for(stop.wait(), period)
+            except asyncio.TimeoutError:
+                pass
+
+    # ---------------------------------------------------------------- node
+    async def register(self) -> None:
+        """Create the Node (or take over an existing one of the same name)."""
+        try:
+            node = await self.client.create(node_object(self.cfg.node))
+        except errors.ApiError as e:
+            if not errors.is_already_exists(e):
+                raise
+            node = await self.client.get("nodes", self.name)
+        self.node_uid = node["metadata"]["uid"]
+        await self.post_node_status(force=True)
+        await self.renew_lease()
+
+    async def renew_lease(self) -> None:
+        now = self.clock()
+        try:
+            lease = await self.client.get("leases", self.name, LEASE_NAMESPACE)
+        except errors.ApiError as e:
+            if not errors.is_not_found(e):
+                raise
+            await self.client.create(lease_object(self.name, self.node_uid, self.cfg.lease_duration, now))
+            return
+        spec = dict(lease.get("spec") or {}, holderIdentity=self.name,
+                    leaseDurationSeconds=self.cfg.lease_duration,
+                    renewTime=lease_object(self.name, self.node_uid, 0, now)["spec"]["renewTime"])
+        await self.client.update(dict(lease, spec=spec))
+
+    async def post_node_status(self, force: bool = False) -> None:
+        now = self.clock()
+        images = [{"names": [i.repo_tags[0] if i.repo_tags else i.id], "sizeBytes": i.size}
+                  for i in await self.images.ListImages()]
+        status = node_status(self.cfg.node, self.last_status, now, images=images)
+        if not force and same_status(status, self.last_status) and now - self.last_status_at < self.cfg.status_report:
+            return
+        node = await self.client.get("nodes", self.name)
+        await self.client.update_status(dict(node, status=status))
+        self.last_status, self.last_status_at = status, now
+
+    # ---------------------------------------------------------------- pods
+    def _on_pod(self, pod: dict) -> None:
+        uid = pod["metadata"].get("uid", "")
+        w = self.workers.get(uid)
+        if w is None:
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") and \
+                    not pod["metadata"].get("deletionTimestamp") and uid in self.sent:
+                return
+            w = self.workers[uid] = PodWorker(self, uid)
+        w.wake.set()
+
+    def _on_pod_delete(self, pod: Any) -> None:
+        obj = getattr(pod, "obj", pod)
+        w = self.workers.get((obj.get("metadata") or {}).get("uid", ""))
+        if w is not None:
+            w.wake.set()
+
+    def _pod(self, uid: str) -> dict | None:
+        for p in self.pods.indexer.list():
+            if p["metadata"].get("uid") == uid:
+                return p
+        return None
+
+    async def _runtime_view(self, uid: str) -> tuple[SandboxView | None, dict[str, list[ContainerView]]]:
+        sandboxes = await self.runtime.ListPodSandbox(api.PodSandboxFilter(label_selector={POD_UID: uid}))
+        sandbox = None
+        if sandboxes:
+            newest = max(sandboxes, key=lambda s: (s.metadata.attempt, s.created_at))
+            st = await self.runtime.PodSandboxStatus(newest.id)
+            sandbox = SandboxView(st.id, st.state == api.PodSandboxState.SANDBOX_READY, st.network.ip,
+                                  st.metadata.attempt)
+        instances: dict[str, list[ContainerView]] = {}
+        for c in await self.runtime.ListContainers(api.ContainerFilter(label_selector={POD_UID: uid})):
+            s = await self.runtime.ContainerStatus(c.id)
+            name = c.labels.get(CONTAINER_NAME, c.metadata.name)
+            instances.setdefault(name, []).append(ContainerView(
+                s.id, name, s.metadata.attempt, STATE.get(s.state, UNKNOWN), s.exit_code, s.reason, s.message,
+                s.created_at / NS, s.started_at / NS, s.finished_at / NS, s.image_ref))
+        for views in instances.values():
+            views.sort(key=lambda v: (v.attempt, v.created_at), reverse=True)
+        return sandbox, instances
+
+    async def sync_pod(self, w: PodWorker) -> float | None:
+        """One sync of ``w``'s pod; seconds until it wants another (None: on events)."""
+        pod = self._pod(w.uid)
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            await self._terminate(w, pod)
+            return None
+        if not w.admitted:
+            why = self._admit(pod)
+            if why is not None:
+                await self._reject(pod, *why)
+                w.finished = True
+                self.workers.pop(w.uid, None)
+                return None
+            w.admitted = True
+        now = self.clock()
+        sandbox, instances = await self._runtime_view(w.uid)
+        probes = {name: pr for name, (cid, pr) in w.probes.items()
+                  if instances.get(name) and instances[name][0].id == cid}
+        actions = compute_pod_actions(pod, sandbox, instances, probes, self.backoff, now)
+        w.retry = None
+        w.waiting = dict(actions.waiting)
+        sandbox = await self._act(pod, w, actions, sandbox, instances)
+        sandbox, instances = await self._runtime_view(w.uid)
+        self._refresh_probes(pod, w, instances)
+        await self._run_probes(w, instances, sandbox)
+        status = pod_status(pod, sandbox, instances, {n: pr for n, (_, pr) in w.probes.items()}, w.waiting,
+                            runtime=self.cfg.runtime_name, host_ip=self.cfg.node.node_ip, now=self.clock())
+        await self._send_status(pod, status)
+        waits = [t for t in (actions.requeue_after, w.retry) if t is not None]
+        return min(waits) if waits else None
+
+    def _admit(self, pod: dict) -> tuple[str, str] | None:
+        """(reason, message) when the pod cannot run here (upstream's admission handlers)."""
+        spec = pod.get("spec") or {}
+        alloc = Resource.from_list(allocatable(self.cfg.node))
+        used = Resource()
+        count = 0
+        for other in self.pods.indexer.list():
+            if other["metadata"].get("uid") == pod["metadata"].get("uid") or other["metadata"].get("uid") \
+                    not in self.workers or (other.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            if self.workers[other["metadata"]["uid"]].admitted:
+                used.add(pod_requests(other.get("spec") or {}))
+                count += 1
+        want = pod_requests(spec)
+        if alloc.allowed_pod_number and count + 1 > alloc.allowed_pod_number:
+            return "OutOfpods", f"Node didn't have enough resource: pods, requested: 1, used: {count}, " \
+                                f"capacity: {alloc.allowed_pod_number}"
+        for name in want.names():
+            need, have, taken = want.get(name), alloc.get(name), used.get(name)
+            if need and taken + need > have:
+                return f"OutOf{name}", (f"Node didn't have enough resource: {name}, requested: {need}, "
+                                         f"used: {taken}, capacity: {have}")
+        return None
+
+    async def _reject(self, pod: dict, reason: str, message: str) -> None:
+        status = dict(pod.get("status") or {}, phase="Failed", reason=reason,
+                      message=f"Pod was rejected: {message}")
+        await self._send_status(pod, status)
+
+    async def _act(self, pod: dict, w: PodWorker, actions: PodActions, sandbox: SandboxView | None,
+                   instances: dict[str, list[ContainerView]]) -> SandboxView | None:
+        if actions.kill_pod and sandbox is not None:
+            await self._stop_all(pod, instances, sandbox, grace=0)
+        if actions.create_sandbox:
+            sid = await self.runtime.RunPodSandbox(self._sandbox_config(pod, actions.sandbox_attempt))
+            st = await self.runtime.PodSandboxStatus(sid)
+            sandbox = SandboxView(sid, True, st.network.ip, actions.sandbox_attempt)
+            instances = {}
+        for cid, name, why in actions.kill:
+            log.info("%s: %s", self.name, why)
+            await self.runtime.StopContainer(cid, self._grace(pod))
+        if sandbox is None or not sandbox.ready:
+            return sandbox
+        spec = pod.get("spec") or {}
+        if actions.start_init:
+            c = next(c for c in spec.get("initContainers") or () if c["name"] == actions.start_init)
+            await self._start(pod, w, c, sandbox, instances)
+        for name in actions.start:
+            c = next(c for c in spec.get("containers") or () if c["name"] == name)
+            await self._start(pod, w, c, sandbox, instances)
+        return sandbox
+
+    def _sandbox_config(self, pod: dict, attempt: int) -> api.PodSandboxConfig:
+        meta = pod["metadata"]
+        spec = pod.get("spec") or {}
+        return api.PodSandboxConfig(
+            api.PodSandboxMetadata(meta["name"], meta.get("uid", ""), meta.get("namespace", ""), attempt),
+            hostname=spec.get("hostname") or meta["name"],
+            log_directory=f"/var/log/pods/{meta.get('namespace')}_{meta['name']}_{meta.get('uid')}",
+            port_mappings=[api.PortMapping(p.get("containerPort", 0), p.get("protocol", "TCP"),
+                                           p.get("hostPort", 0)) for c in spec.get("containers") or ()
+                           for p in c.get("ports") or ()],
+            labels={POD_UID: meta.get("uid", ""), POD_NAME: meta["name"], POD_NAMESPACE: meta.get("namespace", "")})
+
+    async def _start(self, pod: dict, w: PodWorker, c: dict, sandbox: SandboxView,
+                     instances: dict[str, list[ContainerView]]) -> None:
+        name = c["name"]
+        uid = pod["metadata"].get("uid", "")
+        image = c.get("image", "")
+        try:
+            present = await self.images.ImageStatus(api.ImageSpec(image)) is not None
+            if should_pull(c.get("imagePullPolicy", ""), image, present):
+                key = (uid, f"pull:{image}")
+                previous = self.cfg.pull_backoff.delay(key)
+                left = self.cfg.pull_backoff.wait(key, self._pull_failed_at.get(key, 0.0), 0, self.clock()) \
+                    if previous else 0.0
+                if left > 0:
+                    w.waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+                    w.retry_in(left)
+                    return
+                try:
+                    await self.images.PullImage(api.ImageSpec(image))
+                except api.ImagePullError as e:
+                    self.cfg.pull_backoff.restarting(key, 0)
+                    self._pull_failed_at[key] = self.clock()
+                    w.waiting[name] = ("ErrImagePull", e.message)
+                    w.retry_in(self.cfg.pull_backoff.delay(key))
+                    return
+        except ErrImageNeverPull as e:
+            w.waiting[name] = ("ErrImageNeverPull", e.message)
+            return
+        views = instances.get(name) or []
+        attempt = views[0].attempt + 1 if views else 0
+        if views and views[0].state == EXITED:
+            self.backoff.restarting((uid, name), views[0].finished_at - views[0].started_at)
+        config = api.ContainerConfig(
+            api.ContainerMetadata(name, attempt), api.ImageSpec(image), command=list(c.get("command") or ()),
+            args=list(c.get("args") or ()), working_dir=c.get("workingDir", ""),
+            envs=[api.KeyValue(e["name"], str(e.get("value", ""))) for e in c.get("env") or () if "name" in e],
+            labels={POD_UID: uid, CONTAINER_NAME: name}, log_path=f"{name}/{attempt}.log")
+        try:
+            cid = await self.runtime.CreateContainer(sandbox.id, config,
+                                                     self._sandbox_config(pod, sandbox.attempt))
+        except api.CRIError as e:
+            w.waiting[name] = ("CreateContainerError", e.message)
+            return
+        try:
+            await self.runtime.StartContainer(cid)
+        except api.CRIError as e:
+            w.waiting[name] = ("RunContainerError", e.message)
+            return
+        w.waiting.pop(name, None)
+
+    def _grace(self, pod: dict) -> int:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        g = meta.get("deletionGracePeriodSeconds")
+        return int(g if g is not None else spec.get("terminationGracePeriodSeconds", 30))
+
+    async def _stop_all(self, pod: dict | None, instances: dict[str, list[ContainerView]],
+                        sandbox: SandboxView | None, grace: int) -> None:
+        running = [v for views in instances.values() for v in views if v.state in (RUNNING, CREATED)]
+        await asyncio.gather(*(self.runtime.StopContainer(v.id, grace) for v in running))
+        if sandbox is not None:
+            await self.runtime.StopPodSandbox(sandbox.id)
+
+    async def _terminate(self, w: PodWorker, pod: dict | None) -> None:
+        """Stop the pod within its grace period, remove it from the runtime and
+        (a pod still in the API) delete it for good."""
+        sandbox, instances = await self._runtime_view(w.uid)
+        grace = self._grace(pod) if pod is not None else 0
+        await self._stop_all(pod, instances, sandbox, grace)
+        for views in instances.values():
+            for v in views:
+                await self.runtime.RemoveContainer(v.id)
+        for sb in await self.runtime.ListPodSandbox(api.PodSandboxFilter(label_selector={POD_UID: w.uid})):
+            await self.runtime.RemovePodSandbox(sb.id)
+        self.backoff.forget_pod(w.uid)
+        w.finished = True
+        self.workers.pop(w.uid, None)
+        self.sent.pop(w.uid, None)
+        if pod is not None:
+            meta = pod["metadata"]
+            try:
+                await self.client.delete("pods", meta["name"], meta.get("namespace"), grace_period_seconds=0,
+                                         preconditions={"uid": w.uid})
+            except errors.ApiError as e:
+                if not (errors.is_not_found(e) or errors.is_conflict(e)):
+                    raise
+
+    def _refresh_probes(self, pod: dict, w: PodWorker, instances: dict[str, list[ContainerView]]) -> None:
+        """A new probe state per new running container instance."""
+        for c in (pod.get("spec") or {}).get("containers") or ():
+            latest = (instances.get(c["name"]) or [None])[0]
+            if latest is None or latest.state != RUNNING:
+                w.probes.pop(c["name"], None)
+                continue
+            current = w.probes.get(c["name"])
+            if current is None or current[0] != latest.id:
+                w.probes[c["name"]] = (latest.id, ContainerProbes.for_container(c, latest.started_at))
+
+    async def _run_probes(self, w: PodWorker, instances: dict[str, list[ContainerView]],
+                          sandbox: SandboxView | None) -> None:
+        now = self.clock()
+        ip = sandbox.ip if sandbox is not None else ""
+        for name, (cid, pr) in list(w.probes.items()):
+            for state in pr.due(now):
+                state.observe(await self.prober.probe(state, cid, ip), self.clock())
+            if not pr.live:
+                w.wake.set()  # the next sync kills it
+
+    async def _send_status(self, pod: dict, status: dict) -> None:
+        uid = pod["metadata"].get("uid", "")
+        if self.sent.get(uid) == status:
+            return
+        try:
+            await self.client.patch("pods", pod["metadata"]["name"], {"status": status},
+                                     pod["metadata"].get("namespace"), subresource="status")
+        except errors.ApiError as e:
+            if errors.is_not_found(e):
+                return
+            raise
+        self.sent[uid] = status
+
+    async def relist(self) -> None:
+        """The PLEG: wake the worker of every pod whose containers changed state."""
+        seen: dict[str, tuple] = {}
+        for c in await self.runtime.ListContainers():
+            uid = c.labels.get(POD_UID, "")
+            seen[c.id] = (uid, c.state)
+        for cid, (uid, state) in seen.items():
+            if self._relisted.get(cid) != (uid, state) and uid in self.workers:
+                self.workers[uid].wake.set()
+        for cid, (uid, _) in self._relisted.items():
+            if cid not in seen and uid in self.workers:
+                self.workers[uid].wake.set()
+        self._relisted = seen
+
