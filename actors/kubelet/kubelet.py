@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kubeapi import errors
-from kubeapi.informer import SharedInformer
+from kubeapi.informer import SharedInformer, field_index_func
 
 from ..cri import api
 from ..cri.images import ErrImageNeverPull, ImageStore, should_pull
 from ..scheduler.nodeinfo import Resource, pod_requests
 from .backoff import RestartBackoff
+from .ipam import PodIPAM
 from .node import LEASE_NAMESPACE, NodeConfig, allocatable, lease_object, node_object, node_status, same_status
 from .podsync import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerView, PodActions, SandboxView,
                       compute_pod_actions, pod_status)
@@ -50,6 +51,31 @@ class KubeletConfig:
     relist_period: float = 1.0          # the runtime relist (PLEG)
     runtime_name: str = "raykube-sim"
     pull_backoff: RestartBackoff = field(default_factory=RestartBackoff)
+
+
+UID_INDEX, NODE_INDEX = "metadata.uid", "spec.nodeName"
+
+
+def index_pods(pods: SharedInformer) -> None:
+    """The indexes a kubelet reads pods by (once per informer, however many kubelets share it)."""
+    missing = {k: field_index_func(k) for k in (UID_INDEX, NODE_INDEX) if k not in pods.indexer.indexer_names}
+    if missing:
+        pods.indexer.add_indexers(missing)
+
+
+async def every(period: float, fn: Callable[[], Any], stop: asyncio.Event) -> None:
+    """Call ``fn`` every ``period`` until ``stop``; a failed round is logged and the next one tries again."""
+    while not stop.is_set():
+        try:
+            await fn()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the next round tries again
+            log.warning("%s: %s", getattr(fn, "__qualname__", fn), e)
+        try:
+            await asyncio.wait_for(stop.wait(), period)
+        except asyncio.TimeoutError:
+            pass
 
 
 class Prober:
@@ -128,17 +154,25 @@ class PodWorker:
 
 class Kubelet:
     def __init__(self, cfg: KubeletConfig, client: Any, runtime: api.RuntimeService, images: ImageStore, *,
-                 prober: Prober | None = None, clock: Callable[[], float] = time.time) -> None:
+                 prober: Prober | None = None, ipam: PodIPAM | None = None, pods: SharedInformer | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``pods``: a pod informer shared with other kubelets (a node pool's,
+        which routes events here by node name); none: a watch of our own."""
         self.cfg = cfg
         self.name = cfg.node.name
         self.client = client
         self.runtime = runtime
         self.images = images
         self.prober = prober or Prober(runtime)
+        self.ipam = ipam
         self.clock = clock
         self.backoff = RestartBackoff()
-        self.pods = SharedInformer(client, "pods", field_selector=f"spec.nodeName={self.name}")
-        self.pods.add_event_handler(self._on_pod, lambda _old, new: self._on_pod(new), self._on_pod_delete)
+        self.own_informer = pods is None
+        if pods is None:
+            pods = SharedInformer(client, "pods", field_selector=f"spec.nodeName={self.name}")
+            pods.add_event_handler(self.on_pod, lambda _old, new: self.on_pod(new), self.on_pod_delete)
+        index_pods(pods)
+        self.pods = pods
         self.workers: dict[str, PodWorker] = {}
         self.sent: dict[str, dict] = {}        # pod uid -> the status last written
         self.node_uid = ""
@@ -149,33 +183,28 @@ class Kubelet:
 
     # ------------------------------------------------------------- running
     async def run(self, stop: asyncio.Event) -> None:
+        """A standalone kubelet: its own pod watch and periodic work until ``stop``."""
         await self.register()
-        tasks = [asyncio.create_task(self.pods.run(stop)), asyncio.create_task(self._every(
-            self.cfg.renew_interval, self.renew_lease, stop)), asyncio.create_task(self._every(
-                self.cfg.status_interval, self.post_node_status, stop)), asyncio.create_task(self._every(
-                    self.cfg.relist_period, self.relist, stop))]
+        tasks = [asyncio.create_task(every(self.cfg.renew_interval, self.renew_lease, stop)),
+                 asyncio.create_task(every(self.cfg.status_interval, self.post_node_status, stop)),
+                 asyncio.create_task(every(self.cfg.relist_period, self.relist, stop))]
+        if self.own_informer:
+            tasks.append(asyncio.create_task(self.pods.run(stop)))
         try:
             await stop.wait()
         finally:
-            for w in self.workers.values():
-                w.finished = True
-                w.task.cancel()
             for t in tasks:
                 t.cancel()
-            await asyncio.gather(*tasks, *(w.task for w in self.workers.values()), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.stop_workers()
 
-    async def _every(self, period: float, fn: Callable[[], Any], stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await fn()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - the next round tries again
-                log.warning("%s: %s: %s", self.name, getattr(fn, "__name__", fn), e)
-            try:
-                await asyncio.wait_for(stop.wait(), period)
-            except asyncio.TimeoutError:
-                pass
+    async def stop_workers(self) -> None:
+        """End every pod worker (the pods keep running in the runtime)."""
+        workers = list(self.workers.values())
+        for w in workers:
+            w.finished = True
+            w.task.cancel()
+        await asyncio.gather(*(w.task for w in workers), return_exceptions=True)
 
     # ---------------------------------------------------------------- node
     async def register(self) -> None:
@@ -209,14 +238,19 @@ class Kubelet:
         images = [{"names": [i.repo_tags[0] if i.repo_tags else i.id], "sizeBytes": i.size}
                   for i in await self.images.ListImages()]
         status = node_status(self.cfg.node, self.last_status, now, images=images)
-        if not force and same_status(status, self.last_status) and now - self.last_status_at < self.cfg.status_report:
+        waiting_for_cidr = self.ipam is not None and self.ipam.cidr is None
+        if not force and not waiting_for_cidr and same_status(status, self.last_status) and \
+                now - self.last_status_at < self.cfg.status_report:
             return
         node = await self.client.get("nodes", self.name)
+        cidr = (node.get("spec") or {}).get("podCIDR")
+        if cidr and self.ipam is not None:
+            self.ipam.set_cidr(cidr)
         await self.client.update_status(dict(node, status=status))
         self.last_status, self.last_status_at = status, now
 
     # ---------------------------------------------------------------- pods
-    def _on_pod(self, pod: dict) -> None:
+    def on_pod(self, pod: dict) -> None:
         uid = pod["metadata"].get("uid", "")
         w = self.workers.get(uid)
         if w is None:
@@ -226,15 +260,15 @@ class Kubelet:
             w = self.workers[uid] = PodWorker(self, uid)
         w.wake.set()
 
-    def _on_pod_delete(self, pod: Any) -> None:
+    def on_pod_delete(self, pod: Any) -> None:
         obj = getattr(pod, "obj", pod)
         w = self.workers.get((obj.get("metadata") or {}).get("uid", ""))
         if w is not None:
             w.wake.set()
 
     def _pod(self, uid: str) -> dict | None:
-        for p in self.pods.indexer.list():
-            if p["metadata"].get("uid") == uid:
+        for p in self.pods.indexer.by_index(UID_INDEX, uid):
+            if (p.get("spec") or {}).get("nodeName") == self.name:
                 return p
         return None
 
@@ -294,7 +328,7 @@ class Kubelet:
         alloc = Resource.from_list(allocatable(self.cfg.node))
         used = Resource()
         count = 0
-        for other in self.pods.indexer.list():
+        for other in self.pods.indexer.by_index(NODE_INDEX, self.name):
             if other["metadata"].get("uid") == pod["metadata"].get("uid") or other["metadata"].get("uid") \
                     not in self.workers or (other.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 continue
@@ -322,7 +356,12 @@ class Kubelet:
         if actions.kill_pod and sandbox is not None:
             await self._stop_all(pod, instances, sandbox, grace=0)
         if actions.create_sandbox:
-            sid = await self.runtime.RunPodSandbox(self._sandbox_config(pod, actions.sandbox_attempt))
+            try:
+                sid = await self.runtime.RunPodSandbox(self._sandbox_config(pod, actions.sandbox_attempt))
+            except api.CRIError as e:  # e.g. no pod network yet: the pod stays ContainerCreating
+                log.info("%s: pod %s: creating its sandbox: %s", self.name, pod["metadata"]["name"], e.message)
+                w.retry_in(1.0)
+                return None
             st = await self.runtime.PodSandboxStatus(sid)
             sandbox = SandboxView(sid, True, st.network.ip, actions.sandbox_attempt)
             instances = {}

@@ -12,6 +12,7 @@ from actors.apiserver.storage import LocalKV
 from actors.cri.images import ImageStore
 from actors.cri.sim import SimRuntime
 from actors.kubelet.backoff import RestartBackoff
+from actors.kubelet.ipam import PodIPAM
 from actors.kubelet.kubelet import Kubelet, KubeletConfig, Prober
 from actors.kubelet.node import NodeConfig
 from kubeapi import errors
@@ -30,11 +31,12 @@ async def cluster(**cfg):
     client = Client(LocalTransport(server), poll_seconds=0.05)
     await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}})
     images = ImageStore(bandwidth=10 ** 12)
-    runtime = SimRuntime(images)
+    ipam = PodIPAM("10.244.7.0/24")
+    runtime = SimRuntime(images, allocate_ip=ipam.allocate, release_ip=ipam.release)
     node = NodeConfig(NODE, node_ip="192.168.0.10", capacity={"cpu": "2", "memory": "4Gi", "pods": "10"})
     kubelet = Kubelet(KubeletConfig(node, renew_interval=0.2, status_interval=0.2, relist_period=0.1,
                                     pull_backoff=RestartBackoff(initial=0.5, maximum=1), **cfg),
-                      client, runtime, images, prober=Prober(runtime, runtime.network))
+                      client, runtime, images, prober=Prober(runtime, runtime.network), ipam=ipam)
     kubelet.backoff = RestartBackoff(initial=0.3, maximum=0.6)
     stop = asyncio.Event()
     task = asyncio.create_task(kubelet.run(stop))
@@ -99,7 +101,7 @@ def test_a_pod_runs_and_reports_its_status_then_stops_and_is_deleted():
             st = (await get(client, "web"))["status"]
             cs = st["containerStatuses"][0]
             assert "running" in cs["state"] and cs["ready"] and cs["imageID"].startswith("sha256:")
-            assert cs["containerID"].startswith("raykube-sim://") and st["podIP"].startswith("10.244.")
+            assert cs["containerID"].startswith("raykube-sim://") and st["podIP"] == "10.244.7.2"
             assert st["hostIP"] == "192.168.0.10" and st["qosClass"] == "BestEffort"
             assert st["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
             await client.delete("pods", "web", "ns")
