@@ -17,6 +17,7 @@ from kubeapi.client import Client
 from kubeapi.informer import SharedInformerFactory
 
 from ..apiserver.actor import NAMESPACE
+from ..remote import RemoteProxy
 from ..controllers.base import Controller
 from ..controllers.manager import ControllerManagerActor, start_replicas
 from .controllers import CloudNodeController, RouteController, ServiceLBController
@@ -25,19 +26,8 @@ from .provider import FakeCloud
 CLOUD_ACTOR = "cloud-provider"
 
 
-class RemoteCloud:
-    """FakeCloud's interface over Ray: each call goes to the cloud-provider
-    actor (its typed errors arrive as themselves)."""
-
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._handle, name)
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return await method.remote(*args, **kwargs)
-        return call
+class RemoteCloud(RemoteProxy):
+    """FakeCloud's interface over Ray: each call goes to the cloud-provider actor."""
 
 
 class CloudProviderActor(FakeCloud):

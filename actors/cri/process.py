@@ -547,6 +547,15 @@ class ProcessRuntime:
             self._execs.discard(proc)
         return api.ExecSyncResponse(stdout=out, stderr=err, exit_code=exit_code(proc.returncode))
 
+    async def read_log(self, container_id: str) -> list[str]:
+        """The container's CRI log lines, from its log file."""
+        c = self._container(container_id)
+        try:
+            with open(c.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read().splitlines()
+        except (FileNotFoundError, IsADirectoryError):
+            return []
+
     # ----------------------------------------------------------- teardown
     async def close(self) -> None:
         """SIGKILL every process this runtime started and wait for them (bounded)."""

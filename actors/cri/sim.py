@@ -227,7 +227,7 @@ class SimRuntime:
             except OSError:
                 pass                     # a full or vanished disk loses file logs, not the container
 
-    def read_log(self, container_id: str) -> list[str]:
+    async def read_log(self, container_id: str) -> list[str]:
         """The container's most recent CRI log lines (kept in memory even when written to disk)."""
         c = self._container(container_id)
         return list(c.logs) if c.logs is not None else []

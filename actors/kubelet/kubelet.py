@@ -50,6 +50,7 @@ class KubeletConfig:
     status_report: float = 60.0         # ... or this long after the last one
     relist_period: float = 1.0          # the runtime relist (PLEG)
     runtime_name: str = "raykube-sim"
+    log_root: str = "/var/log/pods"     # where the runtime keeps container logs (per pod directory)
     pull_backoff: RestartBackoff = field(default_factory=RestartBackoff)
 
 
@@ -385,7 +386,7 @@ class Kubelet:
         return api.PodSandboxConfig(
             api.PodSandboxMetadata(meta["name"], meta.get("uid", ""), meta.get("namespace", ""), attempt),
             hostname=spec.get("hostname") or meta["name"],
-            log_directory=f"/var/log/pods/{meta.get('namespace')}_{meta['name']}_{meta.get('uid')}",
+            log_directory=f"{self.cfg.log_root}/{meta.get('namespace')}_{meta['name']}_{meta.get('uid')}",
             port_mappings=[api.PortMapping(p.get("containerPort", 0), p.get("protocol", "TCP"),
                                            p.get("hostPort", 0)) for c in spec.get("containers") or ()
                            for p in c.get("ports") or ()],
@@ -510,6 +511,33 @@ class Kubelet:
             raise
         self.sent[uid] = status
 
+    async def logs(self, namespace: str, name: str, container: str = "", *, previous: bool = False,
+                   tail: int | None = None, timestamps: bool = False) -> str:
+        """``kubectl logs``: a container's output from its CRI log (the previous
+        instance's with ``previous``); NotFound as the apiserver words it."""
+        pod = next((p for p in self.pods.indexer.by_index(NODE_INDEX, self.name)
+                    if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace), None)
+        if pod is None:
+            raise api.NotFound(f'pods "{name}" not found')
+        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or ()]
+        inits = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or ()]
+        if not container:
+            if len(names) != 1:
+                raise api.InvalidArgument(f"a container name must be specified for pod {name}, choose one of: "
+                                          f"[{' '.join(names)}]" + (f" or one of the init containers: "
+                                                                    f"[{' '.join(inits)}]" if inits else ""))
+            container = names[0]
+        if container not in names + inits:
+            raise api.InvalidArgument(f"container {container} is not valid for pod {name}")
+        _, instances = await self._runtime_view(pod["metadata"].get("uid", ""))
+        views = instances.get(container) or []
+        if previous and len(views) < 2:
+            raise api.InvalidArgument(f'previous terminated container "{container}" in pod "{name}" not found')
+        if not views:
+            raise api.InvalidArgument(f'container "{container}" in pod "{name}" is waiting to start: '
+                                      f"ContainerCreating")
+        return render_log(await self.runtime.read_log(views[1 if previous else 0].id), tail, timestamps)
+
     async def relist(self) -> None:
         """The PLEG: wake the worker of every pod whose containers changed state."""
         seen: dict[str, tuple] = {}
@@ -524,3 +552,24 @@ class Kubelet:
                 self.workers[uid].wake.set()
         self._relisted = seen
 
+
+def render_log(lines: list[str], tail: int | None, timestamps: bool) -> str:
+    """CRI log lines (``<time> <stream> <F|P> <text>``) as ``kubectl logs`` prints
+    them: partial lines joined, the last ``tail`` lines, times in front on request."""
+    out: list[str] = []
+    pending = ""
+    for line in lines:
+        parts = line.split(" ", 3)
+        if len(parts) < 3:
+            continue
+        stamp, tag, text = parts[0], parts[2], parts[3] if len(parts) > 3 else ""
+        pending += text
+        if tag == "P":
+            continue
+        out.append(f"{stamp} {pending}" if timestamps else pending)
+        pending = ""
+    if pending:
+        out.append(pending)
+    if tail is not None and tail >= 0:
+        out = out[len(out) - tail:] if tail else []
+    return "".join(f"{line}\n" for line in out)

@@ -188,3 +188,36 @@ def test_a_pod_that_does_not_fit_is_rejected():
             assert st["reason"] == "OutOfcpu" and st["message"].startswith(
                 "Pod was rejected: Node didn't have enough resource: cpu, requested: 3000, used: 0, capacity: 2000")
     run(go())
+
+
+def test_logs_as_kubectl_logs_shows_them():
+    async def go() -> None:
+        async with cluster() as (client, kubelet, _):
+            await client.create(pod("talk", container("c", "busybox:1.36", "sh", "-c",
+                                                      "echo one; echo two; sleep 3600")))
+            await client.create(pod("crash", container("c", "busybox:1.36", "sh", "-c", "echo boom; exit 1")))
+
+            async def talked() -> bool:
+                try:
+                    return await kubelet.logs("ns", "talk") == "one\ntwo\n"
+                except Exception:  # noqa: BLE001 - not running yet
+                    return False
+            await eventually(talked, "the pod's output")
+            assert await kubelet.logs("ns", "talk", "c", tail=1) == "two\n"
+            stamped = await kubelet.logs("ns", "talk", timestamps=True)
+            assert stamped.splitlines()[0].endswith(" one") and stamped.startswith("20")
+
+            async def restarted() -> bool:
+                cs = ((await get(client, "crash")).get("status") or {}).get("containerStatuses") or [{}]
+                return cs[0].get("restartCount", 0) >= 1
+            await eventually(restarted, "a restart")
+            assert await kubelet.logs("ns", "crash", previous=True) == "boom\n"
+            for bad, why in ((dict(container="nope"), "container nope is not valid for pod talk"),
+                             (dict(previous=True), 'previous terminated container "c" in pod "talk" not found')):
+                try:
+                    await kubelet.logs("ns", "talk", **bad)
+                except Exception as e:  # noqa: BLE001 - the typed CRI error is what the apiserver words
+                    assert why in str(e)
+                else:
+                    raise AssertionError(f"no error for {bad}")
+    run(go())
