@@ -130,6 +130,12 @@ def _controlplane_parsers(sub: Any) -> None:
     up.add_argument("--apiservers", type=int, default=1, help="apiserver replicas")
     up.add_argument("--schedulers", type=int, default=1, help="scheduler replicas (one leads)")
     up.add_argument("--controller-managers", type=int, default=1, help="controller-manager replicas (one leads)")
+    up.add_argument("--nodes", type=int, default=None,
+                    help="kubelets, each with a CRI actor (default: one per Ray worker node; none on one machine)")
+    up.add_argument("--runtime", choices=("process", "sim"), default="process",
+                    help="the --nodes' container runtime: real processes or simulated (default: %(default)s)")
+    up.add_argument("--hollow-nodes", type=int, default=0,
+                    help="simulated nodes in node pools of up to 1000 (kubemark-style, for scale)")
     up.add_argument("--cloud-controller-managers", type=int, default=1,
                     help="cloud-controller-manager replicas over the simulated cloud (one leads; 0: no cloud)")
     up.add_argument("--scheduler-config", metavar="FILE",
@@ -175,8 +181,8 @@ def _controlplane(a: argparse.Namespace) -> int:
     if a.cmd == "up" and a.apiservers < 1:
         print("raykube: --apiservers must be at least 1", file=sys.stderr)
         return 2
-    for flag in ("schedulers", "controller_managers", "cloud_controller_managers"):
-        if a.cmd == "up" and getattr(a, flag) < 0:
+    for flag in ("schedulers", "controller_managers", "cloud_controller_managers", "nodes", "hollow_nodes"):
+        if a.cmd == "up" and (getattr(a, flag) or 0) < 0:
             print(f"raykube: --{flag.replace('_', '-')} must not be negative", file=sys.stderr)
             return 2
     profile = None
@@ -200,6 +206,8 @@ def _controlplane(a: argparse.Namespace) -> int:
                                                       scheduler_profile=profile,
                                                       controller_managers=a.controller_managers,
                                                       cloud_controller_managers=a.cloud_controller_managers,
+                                                      nodes=a.nodes, runtime=a.runtime,
+                                                      hollow_nodes=a.hollow_nodes,
                                                       authorization_mode=a.authorization_mode))
             print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
         elif a.cmd == "kubeconfig":

@@ -18,6 +18,7 @@ from .apiserver.auth import MASTERS, UserInfo
 from .apiserver.satoken import new_signing_key
 from .cloud.manager import start_cloud_controller_managers
 from .controllers.manager import Settings, start_controller_managers
+from .kubelet.actor import start_kubelets, start_node_pools, worker_nodes
 from .scheduler.actor import start_schedulers
 from .scheduler.framework import Profile
 
@@ -28,12 +29,16 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
        port: int = DEFAULT_PORT, host: str = "127.0.0.1", kubeconfig: str | None = None,
        authorization_mode: str = "Default", schedulers: int = 1,
        scheduler_profile: Profile | None = None, controller_managers: int = 1,
-       cloud_controller_managers: int = 1) -> dict[str, dict | str]:
+       cloud_controller_managers: int = 1, nodes: int | None = None, runtime: str = "process",
+       hollow_nodes: int = 0) -> dict[str, dict | str]:
     """Start raftstore, the apiservers (HTTPS from ``port`` on, one port per
     replica, with a fresh CA, admin token and service account signing key),
     the schedulers (with ``scheduler_profile``, else the default one), the
     controller managers and the cloud (a simulated provider and its
-    controller managers), and write the kubeconfig.
+    controller managers), the nodes — ``nodes`` kubelets with a CRI actor each
+    (``runtime`` process or sim; by default one per Ray worker node, none on a
+    one-machine cluster) and ``hollow_nodes`` in node pools — and write the
+    kubeconfig.
 
     With controller managers the apiservers require every pod's service
     account (admission) and ``up`` returns once ``default`` has its own."""
@@ -52,6 +57,11 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
             _wait_for_default_account(apis[0])
         if cloud_controller_managers:
             start_cloud_controller_managers(cloud_controller_managers, apiservers=apis)
+        count = len(worker_nodes()) if nodes is None else nodes
+        if count:
+            start_kubelets(count, runtime=runtime, apiservers=apis)
+        if hollow_nodes:
+            start_node_pools(hollow_nodes, apiservers=apis)
     except Exception:
         down()
         raise
@@ -106,7 +116,14 @@ def down() -> list[str]:
     except ClusterError:
         pass
     removed = []
-    for name in _actors():
+    names = _actors()
+    for name in names:  # container runtimes first stop what they run: real processes outlive an actor
+        if name.startswith("cri-"):
+            try:
+                ray.get(ray.get_actor(name, namespace=NAMESPACE).close.remote(), timeout=30)
+            except Exception:  # noqa: BLE001 - gone already, or dead: nothing more to do
+                pass
+    for name in names:
         try:
             ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
             removed.append(name)
@@ -126,6 +143,12 @@ def print_status(st: dict[str, dict | str]) -> None:
             elif "controllers" in s:
                 detail = (f"{'leading' if s['leading'] else 'standby'}  syncs "
                           f"{sum(c['syncs'] for c in s['controllers'].values())}")
+            elif "registered" in s:
+                detail = f"kubelet of {s['node']}  pods {s['pods']}"
+            elif "pool" in s:
+                detail = f"{s['nodes']} hollow nodes  pods {s['pods']}"
+            elif "runtime" in s:
+                detail = f"{s['runtime']} runtime of {s['node']}  containers {s['containers']}"
             elif "region" in s:
                 detail = f"{s['region']}  instances {s['instances']}  load balancers {s['load_balancers']}"
             elif "leading" in s:

@@ -16,8 +16,10 @@ from typing import Any
 
 import ray
 
+from kubeapi import errors
 from raftstore.client import RaftStoreClient
 
+from ..cri import api as cri_api
 from ..pki import CertKey, apiserver_hosts, server_ssl_context, serving_cert
 from .auth import TokenAuthenticator, UserInfo
 from .http import HTTPFront
@@ -49,13 +51,30 @@ class APIServerConfig:
     sa_signing_key: bytes | None = None  # the cluster's (shared by replicas); None: one of its own
 
 
+async def kubelet_logs(actor: str, node: str, namespace: str, pod: str, opts: dict) -> str:
+    """A container's log from the kubelet actor serving ``node``, its errors worded as the apiserver's."""
+    try:
+        handle = ray.get_actor(actor, namespace=NAMESPACE)
+    except ValueError:
+        raise errors.service_unavailable(f"the kubelet of node {node} ({actor}) is not running") from None
+    try:
+        return await handle.logs.remote(namespace, pod, opts.pop("container", ""), node=node, **opts)
+    except cri_api.InvalidArgument as e:
+        raise errors.bad_request(e.message) from None
+    except cri_api.NotFound:
+        raise errors.not_found("pods", pod) from None
+    except ray.exceptions.RayActorError as e:
+        raise errors.service_unavailable(f"the kubelet of node {node} did not answer: {e}") from None
+
+
 class APIServerActor(APIServer):
     def __init__(self, cfg: APIServerConfig) -> None:
         self.cfg = cfg
         super().__init__(RaftStoreClient(cfg.etcd_cluster, timeout=cfg.etcd_timeout,
                                          client_id=f"apiserver-{cfg.index}-{os.urandom(4).hex()}"),
                          service_accounts=cfg.service_accounts,
-                         authorization_mode=cfg.authorization_mode, sa_signing_key=cfg.sa_signing_key)
+                         authorization_mode=cfg.authorization_mode, sa_signing_key=cfg.sa_signing_key,
+                         kubelets=kubelet_logs)
         self.http: HTTPFront | None = None
         self.scheme = "http"
         self._http_ready = asyncio.Event()

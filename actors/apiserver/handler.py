@@ -47,6 +47,9 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
 }
 
 Authorizer = Callable[["Request"], bool]
+# (kubelet actor, node, namespace, pod, options) -> a container's log; raises ApiError
+KubeletLogs = Callable[[str, str, str, str, dict], Awaitable[str]]
+KUBELET_ANNOTATION = "raykube.io/kubelet"  # on a Node: the actor serving it
 # subresources the kubelet answers (proxied to it once it exists)
 KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
 SERVED_SUBRESOURCES = ("status", "scale", "binding", "eviction", "finalize", "token", *KUBELET_SUBRESOURCES)
@@ -73,7 +76,7 @@ class Request:
 @dataclass
 class Response:
     code: int
-    body: dict
+    body: dict | str  # str: plain text (pods/log)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -121,7 +124,8 @@ class APIHandler:
 
     def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all, *,
                  service_accounts: bool = False, cache: CacheReader | None = None,
-                 signer: TokenSigner | None = None) -> None:
+                 signer: TokenSigner | None = None, kubelets: KubeletLogs | None = None) -> None:
+        self.kubelets = kubelets
         self.store = store
         self.authorizer = authorizer
         self.service_accounts = service_accounts
@@ -167,6 +171,8 @@ class APIHandler:
         if not self.authorizer(req):
             raise errors.forbidden_access(req.user, req.verb, res.plural, res.group,
                                           req.namespace or "", req.name or "")
+        if req.subresource == "log" and self.kubelets is not None:
+            return await self._log(res, req)
         if req.subresource in KUBELET_SUBRESOURCES:
             target = await self.store.get(res, req.namespace, req.name or "")
             where = ""
@@ -578,6 +584,33 @@ class APIHandler:
                 raise
             return Response(201, errors.success(code=201))
         raise errors.conflict(res.plural, name)
+
+    async def _log(self, res: Resource, req: Request) -> Response:
+        """pods/<name>/log: the container's output, from the kubelet that runs it
+        (named by its Node's ``raykube.io/kubelet`` annotation)."""
+        pod = await self.store.get(res, req.namespace, req.name or "")
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            raise errors.bad_request(f"pod {req.name} does not have a host assigned")
+        try:
+            node = await self.store.get(by_plural("", "v1", "nodes"), None, node_name)
+        except errors.ApiError as e:
+            if errors.is_not_found(e):
+                raise errors.service_unavailable(f"node {node_name} of pod {req.name} is gone") from None
+            raise
+        actor = ((node["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) or "")
+        if not actor:
+            raise errors.service_unavailable(f"no kubelet serves node {node_name}")
+        q = req.query
+        tail = q.get("tailLines")
+        if tail is not None and not (str(tail).isdigit()):
+            raise errors.invalid("PodLogOptions", req.name or "", [kfield.invalid("tailLines", tail,
+                                                                                  "must be a non-negative integer")])
+        text = await self.kubelets(actor, node_name, req.namespace or "", req.name or "", {
+            "container": q.get("container") or "", "previous": str(q.get("previous", "")).lower() == "true",
+            "tail": int(tail) if tail is not None else None,
+            "timestamps": str(q.get("timestamps", "")).lower() == "true"})
+        return Response(200, text)
 
     async def _evict(self, res: Resource, req: Request) -> Response:
         """pods/<name>/eviction: a graceful delete on behalf of a drain (PodDisruptionBudgets

@@ -328,6 +328,8 @@ class HTTPFront:
             {k: (v[0] if isinstance(v, list) else v) for k, v in q.items()}, user.name, user.groups))
         self.server.requests += 1
         out = r.body
+        if isinstance(out, str):  # pods/log
+            return web.Response(text=out, status=r.code, content_type="text/plain")
         if r.code == 200 and verb in ("get", "list") and wants_table(request.headers.get("Accept")):
             res = by_plural(info.group, info.version, info.resource)
             include = q.get("includeObject", "Metadata")

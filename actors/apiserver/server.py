@@ -47,14 +47,14 @@ class APIServer:
 
     def __init__(self, kv: WatchableKV, *, service_accounts: bool = False,
                  cache_capacity: int = 1000, authorization_mode: str = "Default",
-                 sa_signing_key: bytes | None = None) -> None:
+                 sa_signing_key: bytes | None = None, kubelets: Any = None) -> None:
         self.cache_capacity = cache_capacity
         self.kv = kv
         self.store = ObjectStore(kv)
         self.authorizer = Authorizer(authorization_mode)
         self.handler = APIHandler(self.store, lambda r: self.authorizer.allow(UserInfo(r.user, r.groups)),
                                   service_accounts=service_accounts, cache=self,
-                                  signer=TokenSigner(sa_signing_key or new_signing_key()))
+                                  signer=TokenSigner(sa_signing_key or new_signing_key()), kubelets=kubelets)
         self.started = time.monotonic()
         self.requests = 0
         self._resources = [res for res in REGISTRY if res.stored]

@@ -50,7 +50,7 @@ class KubeletConfig:
     status_report: float = 60.0         # ... or this long after the last one
     relist_period: float = 1.0          # the runtime relist (PLEG)
     runtime_name: str = "raykube-sim"
-    log_root: str = "/var/log/pods"     # where the runtime keeps container logs (per pod directory)
+    log_root: str = "/var/log/pods"     # container logs, a directory per pod ("": the runtime's own)
     pull_backoff: RestartBackoff = field(default_factory=RestartBackoff)
 
 
@@ -177,6 +177,7 @@ class Kubelet:
         self.workers: dict[str, PodWorker] = {}
         self.sent: dict[str, dict] = {}        # pod uid -> the status last written
         self.node_uid = ""
+        self.pod_cidr: str | None = None
         self.last_status: dict = {}
         self.last_status_at = 0.0
         self._relisted: dict[str, tuple] = {}
@@ -217,8 +218,11 @@ class Kubelet:
                 raise
             node = await self.client.get("nodes", self.name)
         self.node_uid = node["metadata"]["uid"]
-        await self.post_node_status(force=True)
-        await self.renew_lease()
+        for first in (lambda: self.post_node_status(force=True), self.renew_lease):
+            try:
+                await first()
+            except errors.ApiError as e:  # the periodic rounds try again
+                log.info("%s: registering: %s", self.name, e)
 
     async def renew_lease(self) -> None:
         now = self.clock()
@@ -239,16 +243,26 @@ class Kubelet:
         images = [{"names": [i.repo_tags[0] if i.repo_tags else i.id], "sizeBytes": i.size}
                   for i in await self.images.ListImages()]
         status = node_status(self.cfg.node, self.last_status, now, images=images)
-        waiting_for_cidr = self.ipam is not None and self.ipam.cidr is None
-        if not force and not waiting_for_cidr and same_status(status, self.last_status) and \
+        if not force and self.pod_cidr is not None and same_status(status, self.last_status) and \
                 now - self.last_status_at < self.cfg.status_report:
             return
         node = await self.client.get("nodes", self.name)
         cidr = (node.get("spec") or {}).get("podCIDR")
-        if cidr and self.ipam is not None:
-            self.ipam.set_cidr(cidr)
-        await self.client.update_status(dict(node, status=status))
+        if cidr and cidr != self.pod_cidr:
+            await self._learn_cidr(cidr)
+        # a merge patch of the status alone: controllers writing the node's spec meanwhile do not conflict
+        await self.client.patch("nodes", self.name, {"status": status}, subresource="status")
         self.last_status, self.last_status_at = status, now
+
+    async def _learn_cidr(self, cidr: str) -> None:
+        """The node's pod CIDR, from the node IPAM controller: pod IPs come from it."""
+        if self.ipam is not None:
+            self.ipam.set_cidr(cidr)
+        else:  # the runtime allocates: tell it, as upstream's UpdateRuntimeConfig does
+            update = getattr(self.runtime, "UpdateRuntimeConfig", None)
+            if update is not None:
+                await update(cidr)
+        self.pod_cidr = cidr
 
     # ---------------------------------------------------------------- pods
     def on_pod(self, pod: dict) -> None:
@@ -386,7 +400,8 @@ class Kubelet:
         return api.PodSandboxConfig(
             api.PodSandboxMetadata(meta["name"], meta.get("uid", ""), meta.get("namespace", ""), attempt),
             hostname=spec.get("hostname") or meta["name"],
-            log_directory=f"{self.cfg.log_root}/{meta.get('namespace')}_{meta['name']}_{meta.get('uid')}",
+            log_directory=f"{self.cfg.log_root}/{meta.get('namespace')}_{meta['name']}_{meta.get('uid')}"
+            if self.cfg.log_root else "",  # none: the runtime keeps logs in its own directory
             port_mappings=[api.PortMapping(p.get("containerPort", 0), p.get("protocol", "TCP"),
                                            p.get("hostPort", 0)) for c in spec.get("containers") or ()
                            for p in c.get("ports") or ()],

@@ -36,6 +36,7 @@ class NodeConfig:
     reserved: dict[str, str] = field(default_factory=dict)   # kube-reserved + system-reserved
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[dict] = field(default_factory=list)         # --register-with-taints
+    annotations: dict[str, str] = field(default_factory=dict)
     runtime_version: str = "raykube-sim://0.1"
     os: str = "linux"
     arch: str = "amd64"
@@ -64,7 +65,8 @@ def node_object(cfg: NodeConfig) -> dict:
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": cfg.name, "labels": node_labels(cfg),
                          "annotations": {"node.alpha.kubernetes.io/ttl": "0",
-                                         "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+                                         "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+                                         **cfg.annotations}},
             "spec": spec}
 
 

@@ -16,6 +16,7 @@ from actors.apiserver.auth import TokenAuthenticator, UserInfo
 from actors.apiserver.http import MAX_BODY, HTTPFront
 from actors.apiserver.server import APIServer
 from actors.apiserver.storage import LocalKV
+from kubeapi import errors
 
 SCENARIO_TIMEOUT = 60.0
 
@@ -939,3 +940,30 @@ def test_a_service_account_token_authenticates_until_its_pod_is_gone():
     assert pods.status == 403 and pods.json["message"].startswith(
         'pods is forbidden: User "system:serviceaccount:ns:robot" cannot list resource "pods"')
     assert forged.status == 401 and after.status == 401  # a bad signature; the bound pod deleted
+
+
+def test_pod_logs_come_from_the_kubelet_as_plain_text():
+    calls = []
+
+    async def kubelets(actor, node, namespace, pod, opts):
+        calls.append((actor, node, namespace, pod, opts))
+        if opts["container"] == "nope":
+            raise errors.bad_request("container nope is not valid for pod web")
+        return "one\ntwo\n"
+
+    async def scenario(c: Client):
+        await seed(c, pod("web"), pod("pending"))
+        await c.post("/api/v1/nodes", {"metadata": {"name": "n1", "annotations": {"raykube.io/kubelet": "kubelet-n1"}}})
+        await c.post(PODS + "/web/binding", {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web"},
+                                             "target": {"kind": "Node", "name": "n1"}})
+        return (await c.get(PODS + "/web/log?tailLines=1&timestamps=true"),
+                await c.get(PODS + "/web/log?container=nope"), await c.get(PODS + "/pending/log"),
+                await c.get(PODS + "/web/log?tailLines=x"))
+
+    ok, bad, unbound, invalid = run(scenario, kubelets=kubelets)
+    assert ok.status == 200 and ok.text == "one\ntwo\n" and ok.headers["Content-Type"].startswith("text/plain")
+    assert calls[0] == ("kubelet-n1", "n1", "ns", "web",
+                        {"container": "", "previous": False, "tail": 1, "timestamps": True})
+    assert bad.status == 400 and bad.json["message"] == "container nope is not valid for pod web"
+    assert unbound.status == 400 and unbound.json["message"] == "pod pending does not have a host assigned"
+    assert invalid.status == 422

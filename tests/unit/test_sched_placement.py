@@ -1158,3 +1158,25 @@ def test_default_spreading_follows_the_handle_selector_when_offered():
     assert scores["b"] > scores["a"]
     handle.default_selector = lambda p: workload_selector(p, [], [])
     assert pl.get_constraints(PodInfo.of(owned(pod(labels={"app": "web"}))), "ScheduleAnyway") == []
+
+
+def test_pod_topology_spread_cached_counts_forget_a_domain_whose_only_node_stops_counting():
+    nis = infos([node("node-a", {"node": "node-a"}), node("node-b", {"node": "node-b"})],
+                [on("node-a", "w1", app="web")])
+
+    class Handle:
+        class snapshot:  # the scheduler's own snapshot: counts are kept between cycles
+            @staticmethod
+            def list():
+                return nis
+
+    pl = PodTopologySpread({"defaultingType": "List"}, Handle())
+    me = pod("me", labels={"app": "web"}, spread=[tsc(1, "node", selector={"matchLabels": {"app": "web"}},
+                                                      nodeTaintsPolicy="Honor")])
+    _, got = run_filter(pl, me, nis)
+    assert status_of(got["node-a"])[0] != Code.SUCCESS and status_of(got["node-b"]) == OK
+    # node-b is tainted: with Honor it no longer counts, so node-a's one pod is the only domain
+    tainted = dict(nis[1].node, spec={"taints": [{"key": "k", "effect": "NoSchedule"}]})
+    nis[1].set_node(tainted)
+    _, got = run_filter(pl, me, nis)
+    assert status_of(got["node-a"]) == OK

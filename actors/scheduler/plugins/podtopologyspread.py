@@ -467,11 +467,11 @@ class PodTopologySpread:
                      pod.spec.get("tolerations"))))
         entry = self._count_cache.pop(sig, None)
         if entry is None or entry[0] is not all_nodes:
-            entry = (all_nodes, [{} for _ in range(n)], {})
+            entry = (all_nodes, [{} for _ in range(n)], [{} for _ in range(n)], {})
         self._count_cache[sig] = entry  # most recently used last
         while len(self._count_cache) > 64:
             self._count_cache.pop(next(iter(self._count_cache)))
-        _, tp, per_node = entry
+        _, tp, eligible, per_node = entry  # eligible: how many counted nodes each domain has
         for node in all_nodes:
             seen = per_node.get(node.name)
             if seen is not None and seen[0] == node.generation:
@@ -479,9 +479,13 @@ class PodTopologySpread:
             if seen is not None:
                 for i, value, num in seen[1]:
                     tp[i][value] -= num
+                    eligible[i][value] -= 1
+                    if not eligible[i][value]:  # no node counts for it any more: not a domain now
+                        del tp[i][value], eligible[i][value]
             contrib = self._node_contribution(constraints, inclusion, node, ns)
             for i, value, num in contrib:
                 tp[i][value] = tp[i].get(value, 0) + num
+                eligible[i][value] = eligible[i].get(value, 0) + 1
             per_node[node.name] = (node.generation, contrib)
         return [dict(m) for m in tp]  # the cycle's own copy: preemption's what-ifs change it
 

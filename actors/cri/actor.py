@@ -1,0 +1,69 @@
+"""The CRI as an actor, one per node: a runtime (``process`` or ``sim``) and
+its ImageStore behind the RuntimeService and ImageService calls, which the
+node's kubelet makes through :class:`~actors.remote.RemoteProxy`.
+``UpdateRuntimeConfig`` hands the runtime the node's pod CIDR, as the
+kubelet does through the CRI upstream."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import ray
+
+from ..kubelet.ipam import PodIPAM
+from .images import ImageStore
+from .process import ProcessRuntime
+from .sim import SimRuntime
+
+RUNTIME_CALLS = ("Version", "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
+                 "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
+                 "ListContainers", "ContainerStatus", "ExecSync", "ReopenContainerLog", "Status", "read_log")
+IMAGE_CALLS = ("PullImage", "ListImages", "ImageStatus", "RemoveImage", "ImageFsInfo")
+RUNTIMES = ("process", "sim")
+
+
+def cri_name(node: str) -> str:
+    return f"cri-{node}"
+
+
+class CRIActor:
+    def __init__(self, node: str, runtime: str = "process", root_dir: str = "") -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime {runtime!r}: one of {', '.join(RUNTIMES)}")
+        self.node = node
+        self.kind = runtime
+        self.images = ImageStore()
+        self.ipam = PodIPAM()
+        if runtime == "process":
+            self.root_dir = root_dir or tempfile.mkdtemp(prefix=f"raykube-{node}-")
+            os.makedirs(self.root_dir, exist_ok=True)
+            self.runtime: Any = ProcessRuntime(self.images, self.root_dir)
+        else:
+            self.root_dir = ""
+            self.runtime = SimRuntime(self.images, allocate_ip=self.ipam.allocate, release_ip=self.ipam.release)
+
+    async def UpdateRuntimeConfig(self, pod_cidr: str) -> None:
+        """The node's pod CIDR (the sim runtime's pod IPs come from it; real processes
+        keep their loopback addresses until the network simulator maps pod IPs)."""
+        self.ipam.set_cidr(pod_cidr)
+
+    async def status(self) -> dict:
+        return {"node": self.node, "runtime": self.kind, "node_id": ray.get_runtime_context().get_node_id(),
+                "containers": len(await self.runtime.ListContainers()), "root_dir": self.root_dir}
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+def _delegate(target: str, name: str) -> Any:
+    async def call(self: CRIActor, *args: Any, **kwargs: Any) -> Any:
+        return await getattr(getattr(self, target), name)(*args, **kwargs)
+    call.__name__ = name
+    return call
+
+
+for _name in RUNTIME_CALLS:
+    setattr(CRIActor, _name, _delegate("runtime", _name))
+for _name in IMAGE_CALLS:
+    setattr(CRIActor, _name, _delegate("images", _name))

@@ -1,0 +1,135 @@
+"""Kubelets on Ray.
+
+* ``kubelet-<node>``: one real kubelet per node, calling its node's CRI
+  actor (``cri-<node>``, the ``process`` or ``sim`` runtime); on a
+  multi-node Ray cluster each pair is placed on its own Ray node.
+* ``node-pool-<i>``: a hollow node pool, up to ``POOL_SIZE`` sim kubelets in
+  one actor.
+
+Every Node a kubelet registers carries the annotation ``raykube.io/kubelet``
+naming the actor that serves it, so the apiserver knows whom to ask for
+``kubectl logs``.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from kubeapi.client import Client
+
+from ..apiserver.actor import NAMESPACE
+from ..apiserver.handler import KUBELET_ANNOTATION
+from ..apiserver.transport import RayTransport
+from ..cri.actor import CRIActor, cri_name
+from ..remote import RemoteProxy
+from .kubelet import Kubelet, KubeletConfig, Prober
+from .node import NodeConfig
+from .pool import NodePool
+
+POOL_SIZE = 1000
+
+
+def kubelet_name(node: str) -> str:
+    return f"kubelet-{node}"
+
+
+def pool_name(index: int) -> str:
+    return f"node-pool-{index}"
+
+
+@dataclass
+class KubeletActorConfig:
+    kubelet: KubeletConfig
+    runtime: str = "process"
+    apiservers: list[Any] = field(default_factory=list)
+
+
+def _annotated(cfg: KubeletConfig, actor: str) -> KubeletConfig:
+    node = dataclasses.replace(cfg.node, annotations={**cfg.node.annotations, KUBELET_ANNOTATION: actor})
+    return dataclasses.replace(cfg, node=node)
+
+
+class KubeletActor:
+    def __init__(self, cfg: KubeletActorConfig) -> None:
+        name = cfg.kubelet.node.name
+        kcfg = _annotated(cfg.kubelet, kubelet_name(name))
+        if cfg.runtime == "process":
+            kcfg = dataclasses.replace(kcfg, runtime_name="raykube-process", log_root="")
+        cri = RemoteProxy(ray.get_actor(cri_name(name), namespace=NAMESPACE))
+        self.client = Client(RayTransport(cfg.apiservers or None))
+        self.kubelet = Kubelet(kcfg, self.client, cri, cri, prober=Prober(cri))
+        self.stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self.kubelet.run(self.stop))
+
+    async def logs(self, namespace: str, pod: str, container: str = "", *, node: str = "", **kw: Any) -> str:
+        return await self.kubelet.logs(namespace, pod, container, **kw)
+
+    async def status(self) -> dict:
+        return {"node": self.kubelet.name, "pods": len(self.kubelet.workers), "pid": os.getpid(),
+                "node_id": ray.get_runtime_context().get_node_id(), "registered": bool(self.kubelet.node_uid)}
+
+
+class NodePoolActor:
+    def __init__(self, index: int, names: list[str], template: KubeletConfig,
+                 apiservers: list[Any] | None = None) -> None:
+        self.index = index
+        self.client = Client(RayTransport(apiservers or None))
+        self.pool = NodePool(self.client, names, template=_annotated(template, pool_name(index)))
+        self.stop = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self.pool.run(self.stop))
+
+    async def logs(self, namespace: str, pod: str, container: str = "", *, node: str, **kw: Any) -> str:
+        return await self.pool.kubelets[node].logs(namespace, pod, container, **kw)
+
+    async def status(self) -> dict:
+        return {"pool": self.index, **self.pool.status(), "node_id": ray.get_runtime_context().get_node_id()}
+
+
+def worker_nodes() -> list[str]:
+    """The Ray nodes that run kubelets: every alive node but the head (and control-plane nodes)."""
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    head = ray.get_runtime_context().get_node_id()
+    workers = [n["NodeID"] for n in alive if n["NodeID"] != head and not n.get("Resources", {}).get(
+        "raykube-control-plane")]
+    return workers
+
+
+def start_kubelets(count: int, *, runtime: str = "process", prefix: str = "node", first_index: int = 1,
+                   template: KubeletConfig | None = None, apiservers: list[Any] | None = None) -> list[Any]:
+    """``count`` nodes, each a CRI actor and a kubelet actor side by side, spread over the
+    Ray worker nodes; waits until every kubelet answers. Returns the kubelet handles."""
+    template = template or KubeletConfig(NodeConfig("template"))
+    targets = worker_nodes() or [ray.get_runtime_context().get_node_id()]
+    handles = []
+    for k, i in enumerate(range(first_index, first_index + count)):
+        name = f"{prefix}-{i}"
+        where = NodeAffinitySchedulingStrategy(targets[k % len(targets)], soft=True)
+        opts = dict(namespace=NAMESPACE, lifetime="detached", scheduling_strategy=where)
+        cri = ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(CRIActor).options(
+            name=cri_name(name), **opts).remote(name, runtime)
+        ray.get(cri.status.remote(), timeout=60)
+        cfg = dataclasses.replace(template, node=dataclasses.replace(template.node, name=name))
+        handles.append(ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(KubeletActor).options(
+            name=kubelet_name(name), **opts).remote(KubeletActorConfig(cfg, runtime, list(apiservers or []))))
+    ray.get([h.status.remote() for h in handles], timeout=60)
+    return handles
+
+
+def start_node_pools(count: int, *, prefix: str = "hollow-node", pool_size: int = POOL_SIZE, first_index: int = 1,
+                     template: KubeletConfig | None = None, apiservers: list[Any] | None = None) -> list[Any]:
+    """``count`` hollow nodes in pools of at most ``pool_size``; waits until every pool answers."""
+    template = template or KubeletConfig(NodeConfig("template"))
+    names = [f"{prefix}-{i}" for i in range(count)]
+    handles = []
+    for p, start in enumerate(range(0, count, pool_size), start=first_index):
+        handles.append(ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(NodePoolActor).options(
+            name=pool_name(p), namespace=NAMESPACE, lifetime="detached").remote(
+                p, names[start:start + pool_size], template, list(apiservers or [])))
+    ray.get([h.status.remote() for h in handles], timeout=120)
+    return handles
