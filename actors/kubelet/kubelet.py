@@ -134,6 +134,9 @@ class PodWorker:
                 delay = await self.kubelet.sync_pod(self)
             except asyncio.CancelledError:
                 raise
+            except (errors.ApiError, api.CRIError) as e:  # the API or the runtime said no: try again soon
+                log.warning("%s: syncing pod %s: %s", self.kubelet.name, self.uid, e)
+                delay = 1.0
             except Exception:  # noqa: BLE001 - one bad sync must not end the worker
                 log.exception("syncing pod %s", self.uid)
                 delay = 1.0
@@ -178,6 +181,7 @@ class Kubelet:
         self.sent: dict[str, dict] = {}        # pod uid -> the status last written
         self.node_uid = ""
         self.pod_cidr: str | None = None
+        self._lease: dict | None = None
         self.last_status: dict = {}
         self.last_status_at = 0.0
         self._relisted: dict[str, tuple] = {}
@@ -225,18 +229,27 @@ class Kubelet:
                 log.info("%s: registering: %s", self.name, e)
 
     async def renew_lease(self) -> None:
+        """One write per renewal, as upstream's lease controller: the lease last
+        written is updated in place; a conflict or a missing lease costs a read."""
         now = self.clock()
-        try:
-            lease = await self.client.get("leases", self.name, LEASE_NAMESPACE)
-        except errors.ApiError as e:
-            if not errors.is_not_found(e):
-                raise
-            await self.client.create(lease_object(self.name, self.node_uid, self.cfg.lease_duration, now))
-            return
+        lease = self._lease
+        if lease is None:
+            try:
+                lease = await self.client.get("leases", self.name, LEASE_NAMESPACE)
+            except errors.ApiError as e:
+                if not errors.is_not_found(e):
+                    raise
+                self._lease = await self.client.create(
+                    lease_object(self.name, self.node_uid, self.cfg.lease_duration, now))
+                return
         spec = dict(lease.get("spec") or {}, holderIdentity=self.name,
                     leaseDurationSeconds=self.cfg.lease_duration,
                     renewTime=lease_object(self.name, self.node_uid, 0, now)["spec"]["renewTime"])
-        await self.client.update(dict(lease, spec=spec))
+        try:
+            self._lease = await self.client.update(dict(lease, spec=spec))
+        except errors.ApiError:
+            self._lease = None  # read it afresh next time
+            raise
 
     async def post_node_status(self, force: bool = False) -> None:
         now = self.clock()
