@@ -24,9 +24,11 @@ from kubeapi.informer import SharedInformer, field_index_func
 from ..cri import api
 from ..cri.images import ErrImageNeverPull, ImageStore, should_pull
 from ..scheduler.nodeinfo import Resource, pod_requests
+from ..scheduler.plugins.nodeaffinity import RequiredNodeAffinity
 from .backoff import RestartBackoff
 from .ipam import PodIPAM
-from .node import LEASE_NAMESPACE, NodeConfig, allocatable, lease_object, node_object, node_status, same_status
+from .node import (LEASE_NAMESPACE, NodeConfig, allocatable, lease_object, node_labels, node_object, node_status,
+                   same_status)
 from .podsync import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerView, PodActions, SandboxView,
                       compute_pod_actions, pod_status)
 from .probes import ContainerProbes, ProbeState
@@ -363,6 +365,8 @@ class Kubelet:
             if self.workers[other["metadata"]["uid"]].admitted:
                 used.add(pod_requests(other.get("spec") or {}))
                 count += 1
+        if not RequiredNodeAffinity(spec).matches(node_labels(self.cfg.node), self.name):
+            return "NodeAffinity", "Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector"
         want = pod_requests(spec)
         if alloc.allowed_pod_number and count + 1 > alloc.allowed_pod_number:
             return "OutOfpods", f"Node didn't have enough resource: pods, requested: 1, used: {count}, " \

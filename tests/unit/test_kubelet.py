@@ -187,6 +187,13 @@ def test_a_pod_that_does_not_fit_is_rejected():
             st = (await get(client, "big"))["status"]
             assert st["reason"] == "OutOfcpu" and st["message"].startswith(
                 "Pod was rejected: Node didn't have enough resource: cpu, requested: 3000, used: 0, capacity: 2000")
+            await client.create(pod("elsewhere", container("c", "busybox:1.36", "sleep", "60"),
+                                    nodeSelector={"disk": "ssd"}))
+
+            async def mismatched() -> bool:
+                st = (await get(client, "elsewhere")).get("status") or {}
+                return st.get("phase") == "Failed" and st.get("reason") == "NodeAffinity"
+            await eventually(mismatched, "the pod whose selector the node does not match rejected")
     run(go())
 
 
