@@ -28,7 +28,7 @@ from ..apiserver.handler import KUBELET_ANNOTATION
 from ..apiserver.transport import RayTransport
 from ..cri.actor import CRIActor, cri_name
 from ..remote import RemoteProxy
-from .kubelet import Kubelet, KubeletConfig, Prober
+from .kubelet import Kubelet, KubeletConfig, Prober, RealNetwork
 from .node import NodeConfig
 from .pool import NodePool
 
@@ -63,7 +63,9 @@ class KubeletActor:
             kcfg = dataclasses.replace(kcfg, runtime_name="raykube-process", log_root="")
         cri = RemoteProxy(ray.get_actor(cri_name(name), namespace=NAMESPACE))
         self.client = Client(RayTransport(cfg.apiservers or None))
-        self.kubelet = Kubelet(kcfg, self.client, cri, cri, prober=Prober(cri))
+        # the process runtime's pods listen on this machine: probe them for real
+        network = RealNetwork() if cfg.runtime == "process" else None
+        self.kubelet = Kubelet(kcfg, self.client, cri, cri, prober=Prober(cri, network))
         self.stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.kubelet.run(self.stop))
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import aiohttp
+
 from kubeapi import errors
 from kubeapi.informer import SharedInformer, field_index_func
 
@@ -81,10 +83,24 @@ async def every(period: float, fn: Callable[[], Any], stop: asyncio.Event) -> No
             pass
 
 
+class RealNetwork:
+    """Probing pods whose processes listen on this machine (the process runtime's)."""
+
+    async def request(self, src_ip: str, method: str, url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.request(method, url, data=body or None, allow_redirects=False) as r:
+                return r.status, await r.read()
+
+    async def connect(self, host: str, port: int, timeout: float) -> None:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        writer.close()
+
+
 class Prober:
     """Runs one probe try; the kubelet's exec probes go through the CRI, the
     network ones through ``network`` (an object with ``request(src_ip,
-    method, url, body, timeout)`` returning (status, body)), when given."""
+    method, url, body, timeout)`` returning (status, body), and optionally
+    ``connect(host, port, timeout)`` for TCP probes), when given."""
 
     def __init__(self, runtime: api.RuntimeService, network: Any = None) -> None:
         self.runtime = runtime
@@ -99,12 +115,15 @@ class Prober:
             if self.network is None:
                 return True  # nothing to reach the pod through: the probe cannot say it is down
             host = spec.host or pod_ip
+            if spec.kind == "tcpSocket" and hasattr(self.network, "connect"):
+                await self.network.connect(host, spec.port, spec.timeout)
+                return True
             path = spec.path if spec.kind == "httpGet" else "/"
             status, _ = await self.network.request(pod_ip, "GET", f"http://{host}:{spec.port}{path}", b"",
                                                    spec.timeout)
             # an HTTP probe wants 2xx/3xx; a TCP probe passes once anything answers on the port
             return 200 <= status < 400 if spec.kind == "httpGet" else True
-        except (api.CRIError, OSError, asyncio.TimeoutError):
+        except (api.CRIError, OSError, asyncio.TimeoutError, ValueError, aiohttp.ClientError):
             return False
 
 

@@ -228,3 +228,39 @@ def test_logs_as_kubectl_logs_shows_them():
                 else:
                     raise AssertionError(f"no error for {bad}")
     run(go())
+
+
+def test_network_probes_against_real_sockets():
+    from aiohttp import web
+
+    from actors.kubelet.kubelet import RealNetwork
+    from actors.kubelet.probes import READINESS, ProbeState, probe_spec
+
+    async def go() -> None:
+        health = {"code": 200}
+
+        async def healthz(_request):
+            return web.Response(status=health["code"], text="ok")
+        app = web.Application()
+        app.router.add_get("/healthz", healthz)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the port bound
+        prober = Prober(None, RealNetwork())
+
+        def state(kind: dict) -> ProbeState:
+            return ProbeState(READINESS, probe_spec({"readinessProbe": kind}, READINESS), 0.0)
+        http = state({"httpGet": {"path": "/healthz", "port": port}})
+        tcp = state({"tcpSocket": {"port": port}})
+        try:
+            assert await prober.probe(http, "", "127.0.0.1") is True
+            assert await prober.probe(tcp, "", "127.0.0.1") is True
+            health["code"] = 500
+            assert await prober.probe(http, "", "127.0.0.1") is False
+        finally:
+            await runner.cleanup()
+        assert await prober.probe(tcp, "", "127.0.0.1") is False  # nothing listens now
+        assert await prober.probe(http, "", "127.0.0.1") is False
+    run(go())
