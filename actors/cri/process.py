@@ -30,6 +30,7 @@ from typing import Awaitable, Callable
 
 from . import api
 from .images import ImageDef, ImageStore, container_argv
+from .logformat import MAX_LOG_LINE, rfc3339nano
 from .programs import lookup as lookup_program   # the package import registers every program
 
 RUNTIME_NAME = "raykube-process"
@@ -42,7 +43,6 @@ PID_ANNOTATION = "raykube.io/pid"
 MIN_RLIMIT_AS = 256 * 1024 * 1024
 
 # Longest log line written as one entry; longer lines become partial (P) entries.
-MAX_LOG_LINE = 16 * 1024
 
 # Applies RLIMIT_AS in the child, then runs the programs' entry point as ``-m`` would.
 _RLIMIT_WRAPPER = (
@@ -57,12 +57,6 @@ ReleaseIP = Callable[[str], "None | Awaitable[None]"]
 
 
 # ------------------------------------------------------------------ helpers
-def rfc3339nano(ns: int) -> str:
-    """A CRI log timestamp (UTC, nanoseconds, fixed width so lines sort as text)."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
-
-
 def exit_code(returncode: int) -> int:
     """A process's exit status as a container's: killed by signal N → 128+N."""
     return 128 - returncode if returncode < 0 else returncode

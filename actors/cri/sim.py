@@ -22,11 +22,11 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from actors.cri import api
 from actors.cri.images import ImageDef, ImageStore, container_argv
+from actors.cri.logformat import cri_log_lines, rfc3339nano
 from actors.cri.programs import base
 from actors.cri.programs.simctx import LocalNetwork, SimContext
 
@@ -35,7 +35,6 @@ RUNTIME_VERSION = "0.1.0"
 
 EXIT_SIGTERM = 143          # 128 + SIGTERM
 EXIT_SIGKILL = 137          # 128 + SIGKILL
-MAX_LOG_LINE = 16 * 1024    # containerd's max_container_log_line_size: longer lines split as partials
 DEFAULT_LOG_LINES = 1000    # in-memory lines kept per container
 MAX_EXEC_SECONDS = 3600.0   # ExecSync's cap when the caller asks for no timeout
 KILL_ROUNDS = 10            # cancels a SIGKILL repeats on a program that swallows them
@@ -43,32 +42,6 @@ KILL_ROUND_SECONDS = 0.05   # real time a killed program gets per round to unwin
 
 AllocateIP = Callable[[str], "str | Awaitable[str]"]
 ReleaseIP = Callable[[str], "None | Awaitable[None]"]
-
-
-# ----------------------------------------------------------------- CRI logs
-def rfc3339nano(ns: int) -> str:
-    """A Unix-nanosecond time as the CRI log timestamp (UTC, nine fraction digits)."""
-    sec, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(sec, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{frac:09d}Z"
-
-
-def cri_log_lines(timestamp: str, stream: str, text: str) -> list[str]:
-    """One write chunk as CRI log lines: every newline-terminated line is full
-    (``F``); a trailing fragment, or a piece of an over-long line, is partial
-    (``P``) so a reader joins it with what follows."""
-    out: list[str] = []
-    parts = text.split("\n")
-    last = len(parts) - 1
-    for i, line in enumerate(parts):
-        if i == last and line == "":
-            break                                   # the chunk ended with a newline
-        while len(line) > MAX_LOG_LINE:
-            out.append(f"{timestamp} {stream} P {line[:MAX_LOG_LINE]}")
-            line = line[MAX_LOG_LINE:]
-        tag = "P" if i == last else "F"
-        out.append(f"{timestamp} {stream} {tag} {line}")
-    return out
 
 
 # --------------------------------------------------------------- IP address

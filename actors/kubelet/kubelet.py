@@ -25,6 +25,7 @@ from kubeapi.informer import SharedInformer, field_index_func
 
 from ..cri import api
 from ..cri.images import ErrImageNeverPull, ImageStore, should_pull
+from ..cri.logformat import render_log
 from ..scheduler.nodeinfo import Resource, pod_requests
 from ..scheduler.plugins.nodeaffinity import RequiredNodeAffinity
 from .backoff import RestartBackoff
@@ -602,25 +603,3 @@ class Kubelet:
             if cid not in seen and uid in self.workers:
                 self.workers[uid].wake.set()
         self._relisted = seen
-
-
-def render_log(lines: list[str], tail: int | None, timestamps: bool) -> str:
-    """CRI log lines (``<time> <stream> <F|P> <text>``) as ``kubectl logs`` prints
-    them: partial lines joined, the last ``tail`` lines, times in front on request."""
-    out: list[str] = []
-    pending = ""
-    for line in lines:
-        parts = line.split(" ", 3)
-        if len(parts) < 3:
-            continue
-        stamp, tag, text = parts[0], parts[2], parts[3] if len(parts) > 3 else ""
-        pending += text
-        if tag == "P":
-            continue
-        out.append(f"{stamp} {pending}" if timestamps else pending)
-        pending = ""
-    if pending:
-        out.append(pending)
-    if tail is not None and tail >= 0:
-        out = out[len(out) - tail:] if tail else []
-    return "".join(f"{line}\n" for line in out)

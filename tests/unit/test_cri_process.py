@@ -23,8 +23,8 @@ from actors.cri.process import (
     LoopbackAllocator,
     ProcessRuntime,
     exit_code,
-    rfc3339nano,
 )
+from actors.cri.logformat import rfc3339nano
 
 from .cri_contract import RuntimeContract
 

@@ -15,8 +15,8 @@ import pytest
 from actors.cri import api
 from actors.cri.images import ImageStore
 from actors.cri.programs.base import program
-from actors.cri.sim import (EXIT_SIGKILL, MAX_LOG_LINE, SimRuntime, SubnetAllocator,
-                            cri_log_lines, rfc3339nano)
+from actors.cri.logformat import MAX_LOG_LINE, cri_log_lines, rfc3339nano
+from actors.cri.sim import EXIT_SIGKILL, SimRuntime, SubnetAllocator
 
 try:
     from .cri_contract import AGNHOST, BUSYBOX, CRI_LINE, RuntimeContract
