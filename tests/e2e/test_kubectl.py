@@ -362,9 +362,10 @@ def test_imperative_generators_expose_nodes_and_logs(control_plane):
     described = cp.ok("describe", "node", "node-a")
     assert "Name:               node-a" in described and "zone=a" in described
     cp.ok("run", "-n", "gen", "talker", "--image=busybox")
+    cp.ok("wait", "-n", "gen", "--for=jsonpath={.spec.nodeName}=node-a", "pod/talker", "--timeout=30s")
     err = cp.fails("logs", "-n", "gen", "talker")
-    # the scheduler has bound it (to node-a, the only node), but no kubelet serves logs yet
-    assert "pods/log is served by the kubelet, and none runs yet" in err, err
+    # the scheduler has bound it to node-a, the only node, which no kubelet serves
+    assert "no kubelet serves node node-a" in err, err
 
 
 def test_service_account_tokens_and_namespace_deletion(control_plane):
