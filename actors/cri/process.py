@@ -357,6 +357,7 @@ class ProcessRuntime:
         env.update(dict(image.env))
         env.update({kv.key: kv.value for kv in config.envs})
         env["RAYKUBE_POD_IP"] = sb.ip                # last: the program binds to it
+        env["RAYKUBE_RUNTIME_PID"] = str(os.getpid())  # its processes die with this one
         mem = config.resources.memory_limit_in_bytes if config.resources else 0
         try:
             os.makedirs(cwd, exist_ok=True)

@@ -277,3 +277,52 @@ class TestProcessContract(RuntimeContract):
 
     async def settle(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+HELPER = """
+import asyncio, sys
+from actors.cri import api
+from actors.cri.images import ImageStore
+from actors.cri.process import ProcessRuntime
+
+async def main():
+    images = ImageStore(bandwidth=10 ** 12)
+    await images.PullImage(api.ImageSpec("busybox:1.36"))
+    rt = ProcessRuntime(images, sys.argv[1])
+    sb = await rt.RunPodSandbox(api.PodSandboxConfig(api.PodSandboxMetadata("p", "u", "ns")))
+    cid = await rt.CreateContainer(sb, api.ContainerConfig(api.ContainerMetadata("c"), api.ImageSpec("busybox:1.36"),
+                                                           command=["sleep", "infinity"]), None)
+    await rt.StartContainer(cid)
+    st = await rt.ContainerStatus(cid)
+    print(st.annotations["raykube.io/pid"], flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_containers_die_with_a_runtime_that_crashes(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    helper = subprocess.Popen([sys.executable, "-c", HELPER, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    try:
+        pid = int(helper.stdout.readline().strip())
+        os.kill(pid, 0)  # the container runs
+        helper.send_signal(signal.SIGKILL)  # the runtime crashes: no close(), no StopContainer
+        helper.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "the container outlived its runtime"
+            time.sleep(0.05)
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+            helper.wait(timeout=10)

@@ -15,6 +15,24 @@ from . import run_program
 from .osctx import OSContext
 
 POD_IP_ENV = "RAYKUBE_POD_IP"
+RUNTIME_PID_ENV = "RAYKUBE_RUNTIME_PID"  # the runtime that started us: we die with it
+
+
+def die_with_runtime() -> None:
+    """Ask Linux to SIGKILL this process when the runtime that started it dies
+    (a crashed CRI actor must not leave its containers running); if it is
+    already gone, go now."""
+    runtime = os.environ.get(RUNTIME_PID_ENV)
+    if not runtime or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(runtime):
+        os._exit(137)
 
 
 def context_from_environment() -> OSContext:
@@ -41,4 +59,5 @@ async def main(ctx: OSContext, argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    die_with_runtime()
     sys.exit(asyncio.run(main(context_from_environment(), sys.argv[1:])))
