@@ -19,7 +19,7 @@ import pytest
 
 from actors.cri.programs import PROGRAMS, run_program
 from actors.cri.programs.base import SIGTERM_EXIT, task_exit_code
-from actors.cri.programs.busybox import ShellSyntaxError, parse_script
+from actors.cri.programs.shell import ShellSyntaxError, parse_script
 from actors.cri.programs.simctx import LocalNetwork, SimContext
 
 REPO = Path(__file__).resolve().parents[2]
