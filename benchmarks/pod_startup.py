@@ -59,6 +59,7 @@ def hollow_node_bytes(nodes: int) -> dict:
 async def measure_startup(apis: list[Any], nodes: list[str], pods: int, rate: float, timeout: float) -> dict:
     """Create ``pods`` pods at ``rate``/s; creation → Running as the watch sees it."""
     from actors.apiserver.transport import RayTransport
+    from kubeapi import errors
     from kubeapi.client import Client
 
     client = Client(RayTransport(apis), poll_seconds=0.2)
@@ -78,18 +79,27 @@ async def measure_startup(apis: list[Any], nodes: list[str], pods: int, rate: fl
     running: dict[str, float] = {}
     done = asyncio.Event()
 
+    def seen(obj: dict) -> None:
+        name = obj["metadata"]["name"]
+        if name not in running and (obj.get("status") or {}).get("phase") == "Running":
+            running[name] = time.time()
+            if len(running) == pods:
+                done.set()
+
     async def watch() -> None:
         rv = start_rv
         while not done.is_set():
-            async for ev in client.watch("pods", "startup", resource_version=rv, timeout_seconds=30):
-                obj = ev["object"]
-                rv = obj["metadata"].get("resourceVersion", rv)
-                name = obj["metadata"]["name"]
-                if name not in running and (obj.get("status") or {}).get("phase") == "Running":
-                    running[name] = time.time()
-                    if len(running) == pods:
-                        done.set()
+            try:
+                async for ev in client.watch("pods", "startup", resource_version=rv, timeout_seconds=30):
+                    rv = ev["object"]["metadata"].get("resourceVersion", rv)
+                    seen(ev["object"])
+                    if done.is_set():
                         return
+            except errors.ApiError:  # fell behind the watch window (410 Gone): list, then watch on
+                listed = await client.list("pods", "startup")
+                for obj in listed["items"]:
+                    seen(obj)
+                rv = listed["metadata"]["resourceVersion"]
     watcher = asyncio.create_task(watch())
 
     async def create(i: int) -> None:
