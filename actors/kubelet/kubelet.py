@@ -362,8 +362,9 @@ class Kubelet:
         actions = compute_pod_actions(pod, sandbox, instances, probes, self.backoff, now)
         w.retry = None
         w.waiting = dict(actions.waiting)
-        sandbox = await self._act(pod, w, actions, sandbox, instances)
-        sandbox, instances = await self._runtime_view(w.uid)
+        if actions.kill_pod or actions.create_sandbox or actions.kill or actions.start_init or actions.start:
+            await self._act(pod, w, actions, sandbox, instances)
+            sandbox, instances = await self._runtime_view(w.uid)  # what the actions made of it
         self._refresh_probes(pod, w, instances)
         await self._run_probes(w, instances, sandbox)
         status = pod_status(pod, sandbox, instances, {n: pr for n, (_, pr) in w.probes.items()}, w.waiting,
@@ -404,7 +405,7 @@ class Kubelet:
         await self._send_status(pod, status)
 
     async def _act(self, pod: dict, w: PodWorker, actions: PodActions, sandbox: SandboxView | None,
-                   instances: dict[str, list[ContainerView]]) -> SandboxView | None:
+                   instances: dict[str, list[ContainerView]]) -> None:
         if actions.kill_pod and sandbox is not None:
             await self._stop_all(pod, instances, sandbox, grace=0)
         if actions.create_sandbox:
@@ -413,7 +414,7 @@ class Kubelet:
             except api.CRIError as e:  # e.g. no pod network yet: the pod stays ContainerCreating
                 log.info("%s: pod %s: creating its sandbox: %s", self.name, pod["metadata"]["name"], e.message)
                 w.retry_in(1.0)
-                return None
+                return
             st = await self.runtime.PodSandboxStatus(sid)
             sandbox = SandboxView(sid, True, st.network.ip, actions.sandbox_attempt)
             instances = {}
@@ -421,7 +422,7 @@ class Kubelet:
             log.info("%s: %s", self.name, why)
             await self.runtime.StopContainer(cid, self._grace(pod))
         if sandbox is None or not sandbox.ready:
-            return sandbox
+            return
         spec = pod.get("spec") or {}
         if actions.start_init:
             c = next(c for c in spec.get("initContainers") or () if c["name"] == actions.start_init)
@@ -429,7 +430,6 @@ class Kubelet:
         for name in actions.start:
             c = next(c for c in spec.get("containers") or () if c["name"] == name)
             await self._start(pod, w, c, sandbox, instances)
-        return sandbox
 
     def _sandbox_config(self, pod: dict, attempt: int) -> api.PodSandboxConfig:
         meta = pod["metadata"]
