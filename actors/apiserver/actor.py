@@ -19,11 +19,11 @@ import ray
 from kubeapi import errors
 from raftstore.client import RaftStoreClient
 
-from ..cri import api as cri_api
 from ..pki import CertKey, apiserver_hosts, server_ssl_context, serving_cert
 from .auth import TokenAuthenticator, UserInfo
 from .http import HTTPFront
 from .server import APIServer
+from .streams import kubelet_answer
 
 NAMESPACE = "raykube"
 
@@ -51,18 +51,15 @@ class APIServerConfig:
     sa_signing_key: bytes | None = None  # the cluster's (shared by replicas); None: one of its own
 
 
-async def kubelet_logs(actor: str, node: str, namespace: str, pod: str, opts: dict) -> str:
-    """A container's log from the kubelet actor serving ``node``, its errors worded as the apiserver's."""
+async def kubelet_call(actor: str, node: str, call: str, args: tuple, kwargs: dict) -> Any:
+    """``call`` (logs, follow_logs, exec, exec_stream, exec_cancel) of the kubelet
+    actor serving ``node``, its errors worded as the apiserver's."""
     try:
         handle = ray.get_actor(actor, namespace=NAMESPACE)
     except ValueError:
         raise errors.service_unavailable(f"the kubelet of node {node} ({actor}) is not running") from None
     try:
-        return await handle.logs.remote(namespace, pod, opts.pop("container", ""), node=node, **opts)
-    except cri_api.InvalidArgument as e:
-        raise errors.bad_request(e.message) from None
-    except cri_api.NotFound:
-        raise errors.not_found("pods", pod) from None
+        return await kubelet_answer(node, call, args, handle.serve.remote(node, call, *args, **kwargs))
     except ray.exceptions.RayActorError as e:
         raise errors.service_unavailable(f"the kubelet of node {node} did not answer: {e}") from None
 
@@ -74,7 +71,7 @@ class APIServerActor(APIServer):
                                          client_id=f"apiserver-{cfg.index}-{os.urandom(4).hex()}"),
                          service_accounts=cfg.service_accounts,
                          authorization_mode=cfg.authorization_mode, sa_signing_key=cfg.sa_signing_key,
-                         kubelets=kubelet_logs)
+                         kubelets=kubelet_call)
         self.http: HTTPFront | None = None
         self.scheme = "http"
         self._http_ready = asyncio.Event()

@@ -17,6 +17,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol
 
 from pydantic import ValidationError
@@ -34,6 +35,7 @@ from kubeapi.strategy import canonicalize, generate_job_selector, prepare_for_cr
 from kubeapi.validation import validate
 from kubeapi.validation_apps import SYSTEM_PRIORITY_CLASSES
 
+from ..cri.logformat import rfc3339nano
 from .satoken import TokenSigner, new_signing_key
 from .serviceaccounts import mount_token, token_request
 from .storage import PROPAGATION_POLICIES, ObjectStore
@@ -47,8 +49,9 @@ MODELS: dict[tuple[str, str], type[KubeModel]] = {
 }
 
 Authorizer = Callable[["Request"], bool]
-# (kubelet actor, node, namespace, pod, options) -> a container's log; raises ApiError
-KubeletLogs = Callable[[str, str, str, str, dict], Awaitable[str]]
+# (kubelet actor, node, call, args, kwargs) -> the answer of that kubelet's ``call``
+# (logs, follow_logs, exec, exec_stream, exec_cancel); raises ApiError
+KubeletCall = Callable[[str, str, str, tuple, dict], Awaitable[Any]]
 KUBELET_ANNOTATION = "raykube.io/kubelet"  # on a Node: the actor serving it
 # subresources the kubelet answers (proxied to it once it exists)
 KUBELET_SUBRESOURCES = ("log", "exec", "attach", "portforward", "proxy")
@@ -71,13 +74,39 @@ class Request:
     query: dict[str, str] = field(default_factory=dict)
     user: str = "system:anonymous"
     groups: tuple[str, ...] = ()
+    streams: bool = True            # the caller can carry a stream (pods/exec over a WebSocket)
+
+
+@dataclass
+class KubeletStream:
+    """A stream the HTTP front carries between its client and a kubelet
+    (``kind``: "logs" for ``logs -f``, "exec"); the handler has authorized,
+    validated and found the kubelet, whose ``call`` gets ``args``/``options``."""
+
+    kind: str
+    actor: str
+    node: str
+    args: tuple
+    options: dict
 
 
 @dataclass
 class Response:
     code: int
-    body: dict | str  # str: plain text (pods/log)
+    body: dict | str | KubeletStream  # str: plain text (pods/log)
     warnings: list[str] = field(default_factory=list)
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() in ("true", "1")
+
+
+def _time_ns(value: str) -> int:
+    """An RFC 3339 time as Unix nanoseconds (ValueError when it is not one)."""
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return int(t.timestamp()) * 1_000_000_000 + t.microsecond * 1000
 
 
 def allow_all(_: Request) -> bool:
@@ -124,7 +153,7 @@ class APIHandler:
 
     def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all, *,
                  service_accounts: bool = False, cache: CacheReader | None = None,
-                 signer: TokenSigner | None = None, kubelets: KubeletLogs | None = None) -> None:
+                 signer: TokenSigner | None = None, kubelets: KubeletCall | None = None) -> None:
         self.kubelets = kubelets
         self.store = store
         self.authorizer = authorizer
@@ -173,6 +202,8 @@ class APIHandler:
                                           req.namespace or "", req.name or "")
         if req.subresource == "log" and self.kubelets is not None:
             return await self._log(res, req)
+        if req.subresource == "exec" and self.kubelets is not None:
+            return await self._exec(res, req)
         if req.subresource in KUBELET_SUBRESOURCES:
             target = await self.store.get(res, req.namespace, req.name or "")
             where = ""
@@ -585,9 +616,9 @@ class APIHandler:
             return Response(201, errors.success(code=201))
         raise errors.conflict(res.plural, name)
 
-    async def _log(self, res: Resource, req: Request) -> Response:
-        """pods/<name>/log: the container's output, from the kubelet that runs it
-        (named by its Node's ``raykube.io/kubelet`` annotation)."""
+    async def _kubelet_of(self, res: Resource, req: Request) -> tuple[str, str]:
+        """(kubelet actor, node) running pod ``req.name``: named by its Node's
+        ``raykube.io/kubelet`` annotation."""
         pod = await self.store.get(res, req.namespace, req.name or "")
         node_name = (pod.get("spec") or {}).get("nodeName")
         if not node_name:
@@ -601,16 +632,62 @@ class APIHandler:
         actor = ((node["metadata"].get("annotations") or {}).get(KUBELET_ANNOTATION) or "")
         if not actor:
             raise errors.service_unavailable(f"no kubelet serves node {node_name}")
+        return actor, node_name
+
+    async def _log(self, res: Resource, req: Request) -> Response:
+        """pods/<name>/log: the container's output, from the kubelet that runs it;
+        with ``follow`` a stream the HTTP front carries."""
         q = req.query
+        causes = []
+        for key in ("tailLines", "sinceSeconds", "limitBytes"):
+            v = q.get(key)
+            if v is not None and not str(v).isdigit():
+                causes.append(kfield.invalid(key, v, "must be a non-negative integer"))
+        if q.get("sinceSeconds") is not None and q.get("sinceTime") is not None:
+            causes.append(kfield.invalid("sinceSeconds", q["sinceSeconds"], "at most one of sinceTime or "
+                                         "sinceSeconds may be specified"))
+        since = ""
+        if q.get("sinceSeconds") is not None and not causes:
+            since = rfc3339nano(time.time_ns() - int(q["sinceSeconds"]) * 1_000_000_000)
+        elif q.get("sinceTime"):
+            try:
+                since = rfc3339nano(_time_ns(str(q["sinceTime"])))
+            except ValueError:
+                causes.append(kfield.invalid("sinceTime", q["sinceTime"], "must be an RFC 3339 time"))
+        if causes:
+            raise errors.invalid("PodLogOptions", req.name or "", causes)
+        actor, node = await self._kubelet_of(res, req)
         tail = q.get("tailLines")
-        if tail is not None and not (str(tail).isdigit()):
-            raise errors.invalid("PodLogOptions", req.name or "", [kfield.invalid("tailLines", tail,
-                                                                                  "must be a non-negative integer")])
-        text = await self.kubelets(actor, node_name, req.namespace or "", req.name or "", {
-            "container": q.get("container") or "", "previous": str(q.get("previous", "")).lower() == "true",
-            "tail": int(tail) if tail is not None else None,
-            "timestamps": str(q.get("timestamps", "")).lower() == "true"})
-        return Response(200, text)
+        options = {"previous": _truthy(q.get("previous")), "tail": int(tail) if tail is not None else None,
+                   "timestamps": _truthy(q.get("timestamps")), "since": since}
+        args = (req.namespace or "", req.name or "", q.get("container") or "")
+        if _truthy(q.get("follow")):
+            # the first page now, so a bad container name is an error, not an empty stream
+            first = await self.kubelets(actor, node, "follow_logs", args, dict(options, wait=0.0))
+            return Response(200, KubeletStream("logs", actor, node, args, {**options, "first": first}))
+        text = await self.kubelets(actor, node, "logs", args, options)
+        limit = q.get("limitBytes")
+        return Response(200, text[:int(limit)] if limit is not None else text)
+
+    async def _exec(self, res: Resource, req: Request) -> Response:
+        """pods/<name>/exec: starts the command through the kubelet; the HTTP front
+        carries its streams (``Upgrade: websocket``)."""
+        q = req.query
+        command = q.get("command")
+        command = [command] if isinstance(command, str) else list(command or [])
+        if not command:
+            raise errors.bad_request("you must specify at least 1 command")
+        flags = {k: _truthy(q.get(k)) for k in ("stdin", "stdout", "stderr", "tty")}
+        if not (flags["stdin"] or flags["stdout"] or flags["stderr"]):
+            raise errors.bad_request("you must specify at least 1 of stdin, stdout, stderr")
+        actor, node = await self._kubelet_of(res, req)
+        args = (req.namespace or "", req.name or "", q.get("container") or "", command)
+        if not req.streams:   # say what is wrong with the request first, then that its transport is
+            await self.kubelets(actor, node, "exec", args, dict(flags, start=False))
+            raise errors.bad_request("pods/exec is served over WebSocket (Upgrade: websocket, "
+                                     "subprotocol v5.channel.k8s.io or v4.channel.k8s.io) only")
+        session = await self.kubelets(actor, node, "exec", args, flags)
+        return Response(200, KubeletStream("exec", actor, node, args, {**flags, "session": session}))
 
     async def _evict(self, res: Resource, req: Request) -> Response:
         """pods/<name>/eviction: a graceful delete on behalf of a drain (PodDisruptionBudgets

@@ -27,8 +27,9 @@ from kubeapi.registry import (AGGREGATED_DISCOVERY_CONTENT_TYPE, aggregated_disc
 from kubeapi.table import table, wants_table
 
 from .auth import Authorizer, TokenAuthenticator, UserInfo
-from .handler import Request
+from .handler import KubeletStream, Request
 from .server import APIServer, watch_cursor
+from .streams import exec_websocket, follow_logs, offered_protocol, wants_websocket
 
 log = logging.getLogger("raykube.http")
 
@@ -296,6 +297,11 @@ class HTTPFront:
         method = request.method
         if method == "GET" and info.name is None and _truthy(q.get("watch")):
             return await self._watch(request, info, q, user)
+        streams = True
+        if info.subresource == "exec" and info.resource == "pods":
+            # only WebSocket streams are served: the handler checks the rest and starts nothing otherwise
+            streams = wants_websocket(request) and bool(offered_protocol(request))
+            method = "POST"   # a WebSocket upgrade is a GET, authorized as create (as upstream)
         if method in ("GET", "HEAD"):
             verb = "get" if info.name else "list"
         elif method == "POST":
@@ -325,11 +331,18 @@ class HTTPFront:
         r = await self.server.handler.handle(Request(
             verb, info.group, info.version, info.resource, info.namespace, info.name,
             info.subresource, body, patch_type,
-            {k: (v[0] if isinstance(v, list) else v) for k, v in q.items()}, user.name, user.groups))
+            {k: (v[0] if isinstance(v, list) and k != "command" else v) for k, v in q.items()},
+            user.name, user.groups, streams))
         self.server.requests += 1
         out = r.body
         if isinstance(out, str):  # pods/log
             return web.Response(text=out, status=r.code, content_type="text/plain")
+        if isinstance(out, KubeletStream):
+            call = self.server.handler.kubelets
+            assert call is not None
+            if out.kind == "exec":
+                return await exec_websocket(request, out, call)
+            return await follow_logs(request, out, call)
         if r.code == 200 and verb in ("get", "list") and wants_table(request.headers.get("Accept")):
             res = by_plural(info.group, info.version, info.resource)
             include = q.get("includeObject", "Metadata")

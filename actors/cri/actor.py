@@ -18,7 +18,8 @@ from .sim import SimRuntime
 
 RUNTIME_CALLS = ("Version", "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
                  "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer",
-                 "ListContainers", "ContainerStatus", "ExecSync", "ReopenContainerLog", "Status", "read_log")
+                 "ListContainers", "ContainerStatus", "ExecSync", "Exec", "ReopenContainerLog", "Status",
+                 "read_log", "exec_stream", "exec_cancel")
 IMAGE_CALLS = ("PullImage", "ListImages", "ImageStatus", "RemoveImage", "ImageFsInfo")
 RUNTIMES = ("process", "sim")
 
@@ -38,14 +39,21 @@ class CRIActor:
         if runtime == "process":
             self.root_dir = root_dir or tempfile.mkdtemp(prefix=f"raykube-{node}-")
             os.makedirs(self.root_dir, exist_ok=True)
-            self.runtime: Any = ProcessRuntime(self.images, self.root_dir)
+            self.runtime: Any = ProcessRuntime(self.images, self.root_dir, allocate_ip=self._loopback_ip,
+                                               release_ip=self.ipam.release)
         else:
             self.root_dir = ""
             self.runtime = SimRuntime(self.images, allocate_ip=self.ipam.allocate, release_ip=self.ipam.release)
 
+    def _loopback_ip(self, owner: str) -> str:
+        """A real process's pod address: its pod IP from the node's CIDR moved into
+        127.0.0.0/8 (10.244.3.7 → 127.244.3.7), so the pods of every node on one
+        machine get distinct addresses, hence port spaces of their own."""
+        return "127." + self.ipam.allocate(owner).split(".", 1)[1]
+
     async def UpdateRuntimeConfig(self, pod_cidr: str) -> None:
-        """The node's pod CIDR (the sim runtime's pod IPs come from it; real processes
-        keep their loopback addresses until the network simulator maps pod IPs)."""
+        """The node's pod CIDR: pod IPs come from it (for real processes, moved
+        into the loopback range: see ``_loopback_ip``)."""
         self.ipam.set_cidr(pod_cidr)
 
     async def status(self) -> dict:

@@ -264,6 +264,45 @@ class ExecSyncResponse:
 
 
 @dataclass
+class ExecRequest:
+    """A streaming exec (``kubectl exec``). With ``tty`` the command's stdout and
+    stderr are one terminal, so ``stderr`` must be off, as upstream checks."""
+
+    container_id: str
+    cmd: list[str]
+    tty: bool = False
+    stdin: bool = False
+    stdout: bool = True
+    stderr: bool = True
+
+
+@dataclass
+class ExecResponse:
+    url: str                     # upstream: the streaming server's URL; here the session exec_stream takes
+
+
+@dataclass
+class ExecOutput:
+    """What an exec wrote since the last ``exec_stream``; ``exit_code`` once it ended
+    (and everything it wrote has been handed out). Concurrent calls (one waiting
+    for output, one handing in typed input) may return out of order: ``seq``
+    numbers each call's output in the order it was taken (0: nothing taken)."""
+
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int | None = None
+    seq: int = 0                 # the order of this piece of output among the session's
+
+
+@dataclass
+class LogChunk:
+    """CRI log lines from a cursor on, and the cursor after them (``read_log``)."""
+
+    lines: list[str]
+    cursor: int
+
+
+@dataclass
 class Image:
     id: str                      # the image reference (``sha256:...``)
     repo_tags: list[str]
@@ -338,6 +377,22 @@ class RuntimeService(Protocol):
     async def ContainerStatus(self, container_id: str) -> ContainerStatus: ...
 
     async def ExecSync(self, container_id: str, cmd: list[str], timeout: int = 0) -> ExecSyncResponse: ...
+
+    async def Exec(self, request: ExecRequest) -> ExecResponse:
+        """Start a streaming exec; its I/O goes through ``exec_stream``."""
+
+    async def exec_stream(self, session: str, stdin: bytes = b"", close_stdin: bool = False,
+                         resize: tuple[int, int] | None = None, wait: float = 1.0) -> ExecOutput:
+        """The streaming server's side of an exec (not a CRI call): hand in what the
+        client sent, get what the command wrote since, waiting up to ``wait`` s for some."""
+
+    async def exec_cancel(self, session: str) -> None:
+        """The client went away: kill the command and forget the session."""
+
+    async def read_log(self, container_id: str, cursor: int = 0) -> LogChunk:
+        """The container's CRI log lines from ``cursor`` (0: all kept) on; ``kubectl
+        logs -f`` follows with the cursor returned. (Not a CRI call: upstream's
+        kubelet reads the log file itself.)"""
 
     async def ReopenContainerLog(self, container_id: str) -> None: ...
 

@@ -33,14 +33,15 @@ def cri_log_lines(timestamp: str, stream: str, text: str) -> list[str]:
     return out
 
 
-def render_log(lines: list[str], tail: int | None, timestamps: bool) -> str:
+def render_log(lines: list[str], tail: int | None, timestamps: bool, since: str = "") -> str:
     """CRI log lines (``<time> <stream> <F|P> <text>``) as ``kubectl logs`` prints
-    them: partial lines joined, the last ``tail`` lines, times in front on request."""
+    them: partial lines joined, the last ``tail`` lines, times in front on request,
+    only those stamped at or after ``since`` (an :func:`rfc3339nano` time) if given."""
     out: list[str] = []
     pending = ""
     for line in lines:
         parts = line.split(" ", 3)
-        if len(parts) < 3:
+        if len(parts) < 3 or (since and parts[0] < since):
             continue
         stamp, tag, text = parts[0], parts[2], parts[3] if len(parts) > 3 else ""
         pending += text

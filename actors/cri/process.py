@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import inspect
 import os
 import posixpath
 import secrets
 import shutil
 import signal
+import struct
 import sys
+import termios
 import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
@@ -32,6 +35,8 @@ from . import api
 from .images import ImageDef, ImageStore, container_argv
 from .logformat import MAX_LOG_LINE, rfc3339nano
 from .programs import lookup as lookup_program   # the package import registers every program
+from .programs.__main__ import TAKE_TERMINAL_ENV
+from .streaming import ExecSession, ExecSessions, ExecStreaming, check_exec
 
 RUNTIME_NAME = "raykube-process"
 RUNTIME_VERSION = "0.1.0"
@@ -152,6 +157,46 @@ async def _pump(reader: asyncio.StreamReader, stream: str, log: _LogWriter | Non
         log.line(stream, buf)
 
 
+async def _pump_session(reader: asyncio.StreamReader, stream: str, session: ExecSession) -> None:
+    """Copy an exec's pipe into its session (drained, and dropped, when ``stream`` is "")."""
+    while chunk := await reader.read(65536):
+        if stream:
+            session.output(stream, chunk)
+
+
+async def _pump_terminal(master: int, session: ExecSession) -> None:
+    """Copy a pseudo-terminal's output into the session until its last user closes it."""
+    loop = asyncio.get_running_loop()
+    while True:
+        ready = loop.create_future()
+        loop.add_reader(master, lambda: ready.done() or ready.set_result(None))
+        try:
+            await ready
+        finally:
+            loop.remove_reader(master)
+        try:
+            chunk = os.read(master, 65536)
+        except BlockingIOError:
+            continue
+        except OSError:          # EIO: every process holding the terminal is gone
+            return
+        if not chunk:
+            return
+        session.output("stdout", chunk)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Typed input into a terminal (small; a full buffer drops the rest, as a stuck tty would)."""
+    with contextlib.suppress(BlockingIOError, OSError):
+        while data:
+            data = data[os.write(fd, data):]
+
+
+def _resize(fd: int, width: int, height: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
 def _killpg(pgid: int, sig: int) -> None:
     """Signal a process group this runtime started (gone already is fine)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -198,12 +243,13 @@ class _Container:
     pid: int = 0
     proc: asyncio.subprocess.Process | None = None
     log: _LogWriter | None = None
+    execs: set = field(default_factory=set)       # exec processes, killed with the container
     watcher: asyncio.Task | None = None
     exited: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 # ------------------------------------------------------------------ runtime
-class ProcessRuntime:
+class ProcessRuntime(ExecStreaming):
     """CRI RuntimeService whose containers are real OS processes."""
 
     def __init__(self, images: ImageStore, root_dir: str, *,
@@ -228,6 +274,7 @@ class ProcessRuntime:
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
         self._execs: set[asyncio.subprocess.Process] = set()
+        self.streams = ExecSessions()
         os.makedirs(self.root_dir, exist_ok=True)
 
     # ----------------------------------------------------------- lookups
@@ -426,6 +473,8 @@ class ProcessRuntime:
         try:
             await proc.wait()
             _killpg(c.pid, signal.SIGKILL)   # leftovers of the group die with the container
+            for p in list(c.execs):          # and so do its execs
+                _killpg(p.pid, signal.SIGKILL)
             await asyncio.wait(pumps, timeout=self.drain_timeout)
         finally:
             for p in pumps:
@@ -513,21 +562,37 @@ class ProcessRuntime:
                 raise api.CRIError(f"reopening {c.log_path}: {e}") from e
 
     # ----------------------------------------------------------- exec
-    async def ExecSync(self, container_id: str, cmd: list[str], timeout: int = 0) -> api.ExecSyncResponse:
+    def _exec_target(self, container_id: str, cmd: list[str]) -> _Container:
         c = self._container(container_id)
         if c.state != api.ContainerState.CONTAINER_RUNNING:
             raise api.FailedPrecondition(f"container {c.id} is not running")
         if not cmd:
-            raise api.InvalidArgument("ExecSync needs a command")
-        limit = timeout if timeout > 0 else self.exec_timeout
+            raise api.InvalidArgument("cmd must not be empty")
+        return c
+
+    async def _spawn_exec(self, c: _Container, cmd: list[str], stdin: object, stdout: object,
+                          stderr: object, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+        """A command next to the container's process (its directory, environment and
+        limits), in a session of its own; killed when the container ends."""
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self._command(list(cmd), c.rlimit_as), cwd=c.cwd, env=c.env,
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                *self._command(list(cmd), c.rlimit_as), cwd=c.cwd, env={**c.env, **(env or {})}, stdin=stdin,
+                stdout=stdout, stderr=stderr, start_new_session=True)
         except OSError as e:
             raise api.CRIError(f"exec in container {c.id}: {e}") from e
         self._execs.add(proc)
+        c.execs.add(proc)
+        return proc
+
+    def _exec_done(self, c: _Container, proc: asyncio.subprocess.Process) -> None:
+        self._execs.discard(proc)
+        c.execs.discard(proc)
+
+    async def ExecSync(self, container_id: str, cmd: list[str], timeout: int = 0) -> api.ExecSyncResponse:
+        c = self._exec_target(container_id, cmd)
+        limit = timeout if timeout > 0 else self.exec_timeout
+        proc = await self._spawn_exec(c, cmd, asyncio.subprocess.DEVNULL, asyncio.subprocess.PIPE,
+                                      asyncio.subprocess.PIPE)
         try:
             try:
                 out, err = await asyncio.wait_for(proc.communicate(), limit)
@@ -539,21 +604,73 @@ class ProcessRuntime:
                 _killpg(proc.pid, signal.SIGKILL)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(proc.wait(), self.kill_timeout)
-            self._execs.discard(proc)
+            self._exec_done(c, proc)
         return api.ExecSyncResponse(stdout=out, stderr=err, exit_code=exit_code(proc.returncode))
 
-    async def read_log(self, container_id: str) -> list[str]:
-        """The container's CRI log lines, from its log file."""
+    async def Exec(self, request: api.ExecRequest) -> api.ExecResponse:
+        """A streaming exec: pipes, or with ``tty`` a real pseudo-terminal that becomes
+        the command's controlling terminal (the kernel echoes, ^C is SIGINT)."""
+        check_exec(request)
+        c = self._exec_target(request.container_id, request.cmd)
+        session = self.streams.open(request.tty)
+        pipe, devnull = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
+        if request.tty:
+            master, slave = os.openpty()
+            try:
+                proc = await self._spawn_exec(c, request.cmd, slave, slave, slave, env={TAKE_TERMINAL_ENV: "1"})
+            except BaseException:
+                os.close(master)
+                raise
+            finally:
+                os.close(slave)
+            os.set_blocking(master, False)
+            pumps = [asyncio.ensure_future(_pump_terminal(master, session))]
+            session.write = lambda data: _write_all(master, data)
+            session.close_stdin = lambda: _write_all(master, b"\x04")   # ^D: end of file on a terminal
+            session.resize = lambda width, height: _resize(master, width, height)
+        else:
+            proc = await self._spawn_exec(c, request.cmd, pipe if request.stdin else devnull,
+                                          pipe, pipe)
+            assert proc.stdout is not None and proc.stderr is not None
+            pumps = [asyncio.ensure_future(_pump_session(proc.stdout, "stdout" if request.stdout else "",
+                                                         session)),
+                     asyncio.ensure_future(_pump_session(proc.stderr, "stderr" if request.stderr else "",
+                                                         session))]
+            if proc.stdin is not None:
+                session.write, session.close_stdin = proc.stdin.write, proc.stdin.close
+        session.kill = lambda: _killpg(proc.pid, signal.SIGKILL)
+
+        async def finish() -> None:
+            try:
+                await proc.wait()
+                await asyncio.wait(pumps, timeout=self.drain_timeout)
+            finally:
+                for p in pumps:
+                    p.cancel()
+                if request.tty:
+                    os.close(master)
+                self._exec_done(c, proc)
+                session.finish(exit_code(proc.returncode) if proc.returncode is not None else 137)
+        session.task = asyncio.get_running_loop().create_task(finish())
+        return api.ExecResponse(session.id)
+
+    async def read_log(self, container_id: str, cursor: int = 0) -> api.LogChunk:
+        """The container's CRI log lines from ``cursor`` (a byte offset in its
+        log file) on; a trailing line still being written waits for the next read."""
         c = self._container(container_id)
         try:
-            with open(c.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read().splitlines()
+            with open(c.log_path, "rb") as f:
+                f.seek(cursor)
+                data = f.read()
         except (FileNotFoundError, IsADirectoryError):
-            return []
+            return api.LogChunk([], cursor)
+        whole = data[:data.rfind(b"\n") + 1]
+        return api.LogChunk(whole.decode("utf-8", "replace").splitlines(), cursor + len(whole))
 
     # ----------------------------------------------------------- teardown
     async def close(self) -> None:
         """SIGKILL every process this runtime started and wait for them (bounded)."""
+        self.streams.close()
         running = [c for c in self._containers.values() if self._alive(c)]
         for c in running:
             _killpg(c.pid, signal.SIGKILL)

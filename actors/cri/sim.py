@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import os
 import random
 import time
@@ -29,6 +30,7 @@ from actors.cri.images import ImageDef, ImageStore, container_argv
 from actors.cri.logformat import cri_log_lines, rfc3339nano
 from actors.cri.programs import base
 from actors.cri.programs.simctx import LocalNetwork, SimContext
+from actors.cri.streaming import ExecSessions, ExecStreaming, LineDiscipline, check_exec
 
 RUNTIME_NAME = "raykube-sim"
 RUNTIME_VERSION = "0.1.0"
@@ -110,11 +112,12 @@ class _Container:
     files: dict | None = None          # the container's filesystem, shared with its execs
     task: asyncio.Task | None = None
     logs: deque | None = None          # created on first output
-    execs: set | None = None           # running ExecSync tasks
+    logged: int = 0                    # lines ever logged (read_log's cursor)
+    execs: set | None = None           # running exec tasks
 
 
 # ----------------------------------------------------------------- runtime
-class SimRuntime:
+class SimRuntime(ExecStreaming):
     """api.RuntimeService over simulated containers (see the module docstring)."""
 
     def __init__(self, images: ImageStore, *, clock: Callable[[], float] = time.time,
@@ -136,6 +139,7 @@ class SimRuntime:
         self._rng = rng
         self._sandboxes: dict[str, _Sandbox] = {}
         self._containers: dict[str, _Container] = {}
+        self.streams = ExecSessions()
 
     # ------------------------------------------------------------ helpers
     def _now(self) -> int:
@@ -193,6 +197,7 @@ class SimRuntime:
         if c.logs is None:
             c.logs = deque(maxlen=self._log_lines)
         c.logs.extend(lines)
+        c.logged += len(lines)
         if c.log_file:
             try:
                 with open(c.log_file, "a", encoding="utf-8") as f:
@@ -200,16 +205,21 @@ class SimRuntime:
             except OSError:
                 pass                     # a full or vanished disk loses file logs, not the container
 
-    async def read_log(self, container_id: str) -> list[str]:
-        """The container's most recent CRI log lines (kept in memory even when written to disk)."""
+    async def read_log(self, container_id: str, cursor: int = 0) -> api.LogChunk:
+        """The container's CRI log lines from ``cursor`` (a count of lines ever
+        logged) on, of the most recent ones kept in memory (even when written to disk)."""
         c = self._container(container_id)
-        return list(c.logs) if c.logs is not None else []
+        if c.logs is None:
+            return api.LogChunk([], c.logged)
+        first = c.logged - len(c.logs)
+        return api.LogChunk(list(itertools.islice(c.logs, max(0, cursor - first), None)), c.logged)
 
     # ----------------------------------------------------------- programs
-    def _context(self, c: _Container, on_output: Callable[[str, bytes], None]) -> SimContext:
+    def _context(self, c: _Container, on_output: Callable[[str, bytes], None],
+                 stdin: base.Stdin | None = None, tty: bool = False) -> SimContext:
         ctx = SimContext(c.env, c.sandbox.config.hostname or c.sandbox.config.metadata.name,
                          c.sandbox.ip, clock=self._clock, sleep=self._sleep, network=self.network,
-                         files=c.files, on_output=on_output, cwd=c.working_dir)
+                         files=c.files, on_output=on_output, cwd=c.working_dir, stdin=stdin, tty=tty)
         limit = c.config.resources.memory_limit_in_bytes if c.config.resources else 0
         if limit > 0:
             hold = ctx.allocate
@@ -469,21 +479,20 @@ class SimRuntime:
             message=c.message, labels=dict(c.config.labels), annotations=dict(c.config.annotations),
             mounts=list(c.config.mounts), log_path=c.log_path)
 
-    async def ExecSync(self, container_id: str, cmd: list[str], timeout: int = 0) -> api.ExecSyncResponse:
+    def _start_exec(self, container_id: str, cmd: list[str], on_output: Callable[[str, bytes], None],
+                    stdin: base.Stdin | None = None, tty: bool = False) -> asyncio.Task[int]:
+        """A command run next to the container's program (sharing its files and
+        network); killed with the container."""
         c = self._container(container_id)
         if not cmd:
             raise api.InvalidArgument("cmd must not be empty")
         if c.state != api.ContainerState.CONTAINER_RUNNING:
             raise api.FailedPrecondition(f"container {container_id!r} is not running ({c.state.value})")
-        out, err = bytearray(), bytearray()
-
-        def collect(stream: str, data: str | bytes) -> None:
-            raw = data.encode() if isinstance(data, str) else bytes(data)
-            (err if stream == "stderr" else out).extend(raw)
+        ctx = self._context(c, on_output, stdin, tty)
 
         async def run() -> int:
             try:
-                return await self._execute(self._context(c, collect), list(cmd))
+                return await self._execute(ctx, list(cmd))
             except asyncio.CancelledError:
                 return EXIT_SIGKILL       # the container went away under the exec
 
@@ -491,14 +500,46 @@ class SimRuntime:
         if c.execs is None:
             c.execs = set()
         c.execs.add(task)
-        try:
-            limit = float(timeout) if timeout > 0 else MAX_EXEC_SECONDS
-            if not await self._wait(task, limit):
-                task.cancel()
-                raise api.DeadlineExceeded(f"command {cmd!r} timed out after {limit:g}s")
-        finally:
-            c.execs.discard(task)
+        task.add_done_callback(c.execs.discard)
+        return task
+
+    async def ExecSync(self, container_id: str, cmd: list[str], timeout: int = 0) -> api.ExecSyncResponse:
+        out, err = bytearray(), bytearray()
+
+        def collect(stream: str, data: str | bytes) -> None:
+            (err if stream == "stderr" else out).extend(base.to_bytes(data))
+
+        task = self._start_exec(container_id, cmd, collect)
+        limit = float(timeout) if timeout > 0 else MAX_EXEC_SECONDS
+        if not await self._wait(task, limit):
+            task.cancel()
+            raise api.DeadlineExceeded(f"command {cmd!r} timed out after {limit:g}s")
         return api.ExecSyncResponse(stdout=bytes(out), stderr=bytes(err), exit_code=task.result())
+
+    async def Exec(self, request: api.ExecRequest) -> api.ExecResponse:
+        check_exec(request)
+        session = self.streams.open(request.tty)
+        stdin = base.Stdin() if request.stdin else base.Stdin.empty()
+        session.write = LineDiscipline(stdin, lambda b: session.output("stdout", b)).input \
+            if request.tty else stdin.feed
+        session.close_stdin = stdin.close
+        wanted = {"stdout": request.stdout, "stderr": request.stderr}
+
+        def collect(stream: str, data: str | bytes) -> None:
+            raw = base.to_bytes(data)
+            if request.tty:          # one terminal: both streams on it, NL as CR NL
+                stream, raw = "stdout", LineDiscipline.output(raw)
+            if wanted[stream] or request.tty:
+                session.output(stream, raw)
+
+        try:
+            task = self._start_exec(request.container_id, request.cmd, collect, stdin, request.tty)
+        except api.CRIError:
+            self.streams.cancel(session.id)
+            raise
+        task.add_done_callback(lambda t: session.finish(EXIT_SIGKILL if t.cancelled() else t.result()))
+        session.kill = task.cancel
+        return api.ExecResponse(session.id)
 
     async def ReopenContainerLog(self, container_id: str) -> None:
         """Logs are appended by path on every write, so a rotated file is
@@ -516,6 +557,7 @@ class SimRuntime:
     # ------------------------------------------------------------ cleanup
     async def close(self) -> None:
         """Kill every container and its execs, and wait (bounded) for them to unwind."""
+        self.streams.close()
         tasks = []
         for c in self._containers.values():
             tasks.append(self._kill(c))

@@ -8,7 +8,7 @@
 
 Every Node a kubelet registers carries the annotation ``raykube.io/kubelet``
 naming the actor that serves it, so the apiserver knows whom to ask for
-``kubectl logs``.
+``kubectl logs`` and ``kubectl exec`` (its ``serve`` call).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from kubeapi.client import Client
 from ..apiserver.actor import NAMESPACE
 from ..apiserver.handler import KUBELET_ANNOTATION
 from ..apiserver.transport import RayTransport
+from ..cri import api as cri_api
 from ..cri.actor import CRIActor, cri_name
 from ..remote import RemoteProxy
 from .kubelet import Kubelet, KubeletConfig, Prober, RealNetwork
@@ -33,6 +34,16 @@ from .node import NodeConfig
 from .pool import NodePool
 
 POOL_SIZE = 1000
+
+
+# what the apiserver asks of a kubelet (pods/log, pods/exec)
+SERVED_CALLS = ("logs", "follow_logs", "exec", "exec_stream", "exec_cancel")
+
+
+async def serve_call(kubelet: Kubelet, call: str, args: tuple, kw: dict) -> Any:
+    if call not in SERVED_CALLS:
+        raise cri_api.InvalidArgument(f"the kubelet serves {', '.join(SERVED_CALLS)}, not {call!r}")
+    return await getattr(kubelet, call)(*args, **kw)
 
 
 def kubelet_name(node: str) -> str:
@@ -69,8 +80,8 @@ class KubeletActor:
         self.stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.kubelet.run(self.stop))
 
-    async def logs(self, namespace: str, pod: str, container: str = "", *, node: str = "", **kw: Any) -> str:
-        return await self.kubelet.logs(namespace, pod, container, **kw)
+    async def serve(self, node: str, call: str, *args: Any, **kw: Any) -> Any:
+        return await serve_call(self.kubelet, call, args, kw)
 
     async def status(self) -> dict:
         return {"node": self.kubelet.name, "pods": len(self.kubelet.workers), "pid": os.getpid(),
@@ -86,8 +97,11 @@ class NodePoolActor:
         self.stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.pool.run(self.stop))
 
-    async def logs(self, namespace: str, pod: str, container: str = "", *, node: str, **kw: Any) -> str:
-        return await self.pool.kubelets[node].logs(namespace, pod, container, **kw)
+    async def serve(self, node: str, call: str, *args: Any, **kw: Any) -> Any:
+        kubelet = self.pool.kubelets.get(node)
+        if kubelet is None:
+            raise cri_api.NotFound(f"node {node} is not in pool {self.index}")
+        return await serve_call(kubelet, call, args, kw)
 
     async def status(self) -> dict:
         return {"pool": self.index, **self.pool.status(), "node_id": ray.get_runtime_context().get_node_id()}

@@ -46,6 +46,19 @@ STATE = {api.ContainerState.CONTAINER_RUNNING: RUNNING, api.ContainerState.CONTA
 NS = 1e9
 
 
+FOLLOW_POLL = 0.25   # seconds between log reads while following
+
+
+@dataclass
+class LogPage:
+    """A page of a followed log: the text, where the next page starts, and whether
+    the container has ended (no page will follow)."""
+
+    text: str
+    cursor: str
+    done: bool
+
+
 @dataclass
 class KubeletConfig:
     node: NodeConfig
@@ -563,10 +576,10 @@ class Kubelet:
             raise
         self.sent[uid] = status
 
-    async def logs(self, namespace: str, name: str, container: str = "", *, previous: bool = False,
-                   tail: int | None = None, timestamps: bool = False) -> str:
-        """``kubectl logs``: a container's output from its CRI log (the previous
-        instance's with ``previous``); NotFound as the apiserver words it."""
+    async def _instances(self, namespace: str, name: str, container: str,
+                         ) -> tuple[str, list[ContainerView]]:
+        """The container ``kubectl logs``/``exec`` means (the only one when none is
+        named) and its runtime instances, newest first; errors as the apiserver words them."""
         pod = next((p for p in self.pods.indexer.by_index(NODE_INDEX, self.name)
                     if p["metadata"]["name"] == name and p["metadata"].get("namespace") == namespace), None)
         if pod is None:
@@ -582,13 +595,70 @@ class Kubelet:
         if container not in names + inits:
             raise api.InvalidArgument(f"container {container} is not valid for pod {name}")
         _, instances = await self._runtime_view(pod["metadata"].get("uid", ""))
-        views = instances.get(container) or []
+        return container, instances.get(container) or []
+
+    async def _log_target(self, namespace: str, name: str, container: str, previous: bool) -> ContainerView:
+        container, views = await self._instances(namespace, name, container)
         if previous and len(views) < 2:
             raise api.InvalidArgument(f'previous terminated container "{container}" in pod "{name}" not found')
         if not views:
             raise api.InvalidArgument(f'container "{container}" in pod "{name}" is waiting to start: '
                                       f"ContainerCreating")
-        return render_log(await self.runtime.read_log(views[1 if previous else 0].id), tail, timestamps)
+        return views[1 if previous else 0]
+
+    async def logs(self, namespace: str, name: str, container: str = "", *, previous: bool = False,
+                   tail: int | None = None, timestamps: bool = False, since: str = "") -> str:
+        """``kubectl logs``: a container's output from its CRI log (the previous
+        instance's with ``previous``; lines stamped at or after ``since``, an
+        RFC 3339 nano time, only)."""
+        view = await self._log_target(namespace, name, container, previous)
+        return render_log((await self.runtime.read_log(view.id)).lines, tail, timestamps, since)
+
+    async def follow_logs(self, namespace: str, name: str, container: str = "", *, cursor: str = "",
+                          previous: bool = False, tail: int | None = None, timestamps: bool = False,
+                          since: str = "", wait: float = 1.0) -> LogPage:
+        """``kubectl logs -f``, one page at a time: the first call (no ``cursor``) gives
+        what ``logs`` would; each next one what was written since, waiting up to
+        ``wait`` s for some. ``done`` once the container has ended and all is read."""
+        if cursor:
+            cid, _, at = cursor.rpartition("@")
+            offset = int(at)
+        else:
+            cid, offset = (await self._log_target(namespace, name, container, previous)).id, 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, wait)
+        while True:
+            chunk = await self.runtime.read_log(cid, offset)
+            ended = (await self.runtime.ContainerStatus(cid)).state != api.ContainerState.CONTAINER_RUNNING
+            if chunk.lines or ended or not cursor or loop.time() >= deadline:
+                break
+            await asyncio.sleep(min(FOLLOW_POLL, max(0.0, deadline - loop.time())))
+        if ended:   # the last lines may have landed after the first read
+            chunk = await self.runtime.read_log(cid, offset)
+        text = render_log(chunk.lines, None if cursor else tail, timestamps, since)
+        return LogPage(text, f"{cid}@{chunk.cursor}", ended)
+
+    async def exec(self, namespace: str, name: str, container: str, command: list[str], *,
+                   stdin: bool = False, tty: bool = False, stdout: bool = True, stderr: bool = True,
+                   start: bool = True) -> str:
+        """``kubectl exec``: start ``command`` in the container; returns the session that
+        ``exec_stream`` carries its I/O over (without ``start``, only checks it could)."""
+        container, views = await self._instances(namespace, name, container)
+        if not views or views[0].state != RUNNING:
+            raise api.FailedPrecondition(f'container not found ("{container}")' if not views else
+                                         f'container "{container}" in pod "{name}" is not running')
+        if not start:
+            return ""
+        r = await self.runtime.Exec(api.ExecRequest(views[0].id, list(command), tty=tty, stdin=stdin,
+                                                    stdout=stdout, stderr=stderr and not tty))
+        return r.url
+
+    async def exec_stream(self, session: str, stdin: bytes = b"", close_stdin: bool = False,
+                          resize: tuple[int, int] | None = None, wait: float = 1.0) -> api.ExecOutput:
+        return await self.runtime.exec_stream(session, stdin, close_stdin, resize, wait)
+
+    async def exec_cancel(self, session: str) -> None:
+        await self.runtime.exec_cancel(session)
 
     async def relist(self) -> None:
         """The PLEG: wake the worker of every pod whose containers changed state."""

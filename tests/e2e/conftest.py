@@ -1,60 +1,16 @@
-"""One control plane for the e2e package, brought up the way a person does
-(`raykube up`), and a kubectl that talks to it with a private cache."""
+"""One control plane for the e2e package (no nodes: tests play kubelet where
+they need one), driven by the real kubectl."""
 from __future__ import annotations
-
-import os
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 
 import pytest
 
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-
-
-@dataclass
-class ControlPlane:
-    kubeconfig: str
-    address: str
-    tmp: str
-
-    def kubectl(self, *args: str, input: str | None = None, env: dict | None = None,
-                timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([KUBECTL, "--kubeconfig", self.kubeconfig, "--cache-dir",
-                               os.path.join(self.tmp, "kubecache"), *args],
-                              capture_output=True, text=True, input=input, timeout=timeout,
-                              env=dict(os.environ, **(env or {})))
-
-    def ok(self, *args: str, **kw) -> str:
-        """kubectl that must succeed; its stdout."""
-        r = self.kubectl(*args, **kw)
-        assert r.returncode == 0, f"kubectl {' '.join(args)} failed ({r.returncode}): {r.stderr}"
-        return r.stdout
-
-    def fails(self, *args: str, **kw) -> str:
-        """kubectl that must fail; its stderr."""
-        r = self.kubectl(*args, **kw)
-        assert r.returncode != 0, f"kubectl {' '.join(args)} should have failed: {r.stdout}"
-        return r.stderr
-
-
-def _raykube(address: str, data: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, RAYKUBE_DATA=data, RAY_AUTH_MODE="disabled")
-    return subprocess.run([sys.executable, "-m", "actors.cli", *args, "--address", address],
-                          capture_output=True, text=True, timeout=180, env=env)
+from .plane import down, up
 
 
 @pytest.fixture(scope="package")
 def control_plane(ray_cluster, tmp_path_factory):
-    if not os.path.exists(KUBECTL):
-        pytest.fail("kubectl is required for the e2e tests (see .ci/run)")
-    tmp = str(tmp_path_factory.mktemp("e2e"))
-    kubeconfig = os.path.join(tmp, "kubeconfig")
-    up = _raykube(ray_cluster.address, os.path.join(tmp, "data"), "up", "--etcd", "3",
-                  "--apiservers", "2", "--port", "0", "--kubeconfig", kubeconfig)
-    assert up.returncode == 0, up.stderr
+    cp = up(ray_cluster.address, str(tmp_path_factory.mktemp("e2e")), "--etcd", "3", "--apiservers", "2")
     try:
-        yield ControlPlane(kubeconfig, ray_cluster.address, tmp)
+        yield cp
     finally:
-        _raykube(ray_cluster.address, os.path.join(tmp, "data"), "down", "--keep-ray")
+        down(cp)

@@ -303,6 +303,90 @@ class RuntimeContract:
         assert "HOSTNAME=pod" in env                           # the sandbox's hostname
         assert any(line.startswith("PATH=/") for line in env)   # the image's environment
 
+    async def drain(self, rt: Any, session: str, stdin: bytes = b"", close_stdin: bool = False,
+                    within: float = 15.0) -> tuple[bytes, bytes, int]:
+        """Hand ``stdin`` to an exec and read it to its end: (stdout, stderr, exit code)."""
+        out, err = bytearray(), bytearray()
+        got = await rt.exec_stream(session, stdin, close_stdin, wait=0)
+        while True:
+            out += got.stdout
+            err += got.stderr
+            if got.exit_code is not None:
+                return bytes(out), bytes(err), got.exit_code
+            await self.settle(self.step)
+            within -= self.step
+            assert within > 0, f"exec still running; so far {bytes(out)!r} {bytes(err)!r}"
+            got = await rt.exec_stream(session, wait=0)
+
+    async def check_exec_streams_stdin_output_and_exit_code(self, rt, images):
+        pod = await self.sandbox(rt, "pod")
+        cid = await self.container(rt, images, pod, "sleeper", ["sleep", "infinity"])
+        await self.until(lambda: self.exec_ok(rt, cid, ["true"]), what="exec to work")
+        r = await rt.Exec(api.ExecRequest(cid, ["sh", "-c", "echo out; echo err >&2; exit 3"]))
+        assert await self.drain(rt, r.url) == (b"out\n", b"err\n", 3)
+        with pytest.raises(api.NotFound):          # an ended session is gone
+            await rt.exec_stream(r.url, wait=0)
+        r = await rt.Exec(api.ExecRequest(cid, ["sh"], stdin=True, stderr=False))
+        assert await self.drain(rt, r.url, b"echo $HOSTNAME\nnope\nexit 4\n") == (b"pod\n", b"", 4)
+        r = await rt.Exec(api.ExecRequest(cid, ["cat"], stdin=True))
+        assert await self.drain(rt, r.url, b"line one\nno newline", close_stdin=True) == \
+            (b"line one\nno newline", b"", 0)
+
+    async def check_exec_on_a_terminal(self, rt, images):
+        pod = await self.sandbox(rt, "pod")
+        cid = await self.container(rt, images, pod, "sleeper", ["sleep", "infinity"])
+        await self.until(lambda: self.exec_ok(rt, cid, ["true"]), what="exec to work")
+        r = await rt.Exec(api.ExecRequest(cid, ["sh"], tty=True, stdin=True, stderr=False))
+        await rt.exec_stream(r.url, resize=(120, 40), wait=0)
+        out, err, code = await self.drain(rt, r.url, b"echo hi; nope\rexit 5\r")
+        assert code == 5 and err == b""
+        text = out.decode()
+        assert "/ # " in text                      # the shell saw a terminal and prompted
+        assert "echo hi; nope\r\n" in text        # typed input is echoed, Enter as CR NL
+        assert "hi\r\n" in text and "nope: not found\r\n" in text   # stderr on the same terminal
+
+    async def check_exec_errors_and_cancel(self, rt, images):
+        pod = await self.sandbox(rt, "pod")
+        cid = await self.container(rt, images, pod, "sleeper", ["sleep", "infinity"])
+        await self.until(lambda: self.exec_ok(rt, cid, ["true"]), what="exec to work")
+        with pytest.raises(api.InvalidArgument):
+            await rt.Exec(api.ExecRequest(cid, ["sh"], tty=True, stderr=True))
+        with pytest.raises(api.InvalidArgument):
+            await rt.Exec(api.ExecRequest(cid, []))
+        with pytest.raises(api.NotFound):
+            await rt.Exec(api.ExecRequest("0" * 64, ["true"]))
+        with pytest.raises(api.NotFound):
+            await rt.exec_stream("no-such-session", wait=0)
+        r = await rt.Exec(api.ExecRequest(cid, ["sleep", "30"]))
+        await rt.exec_cancel(r.url)
+        with pytest.raises(api.NotFound):
+            await rt.exec_stream(r.url, wait=0)
+        r = await rt.Exec(api.ExecRequest(cid, ["sleep", "30"]))
+        await self.call(rt.StopContainer(cid, 0))       # the container's end ends its execs
+        out, _, code = await self.drain(rt, r.url)
+        assert code == 137
+
+    async def check_read_log_from_a_cursor(self, rt, images):
+        pod = await self.sandbox(rt, "pod")
+        cid = await self.container(rt, images, pod, "talker",
+                                   ["sh", "-c", "echo one; sleep 1; echo two; sleep 30"])
+
+        async def texts(cursor: int) -> tuple[list[str], int]:
+            chunk = await rt.read_log(cid, cursor)
+            return [CRI_LINE.match(line).group(4) for line in chunk.lines], chunk.cursor
+
+        await self.until(lambda: self._has_lines(rt, cid, 1), what="the first line")
+        first, cursor = await texts(0)
+        assert first == ["one"]
+        assert await texts(cursor) == ([], cursor)                 # nothing new yet
+        await self.until(lambda: self._has_lines(rt, cid, 2), what="the second line")
+        second, after = await texts(cursor)
+        assert second == ["two"] and after > cursor
+        assert (await texts(0))[0] == ["one", "two"]
+
+    async def _has_lines(self, rt: Any, cid: str, n: int) -> bool:
+        return len((await rt.read_log(cid, 0)).lines) >= n
+
     async def check_exec_sync_timeout(self, rt, images):
         pod = await self.sandbox(rt, "pod")
         cid = await self.container(rt, images, pod, "sleeper", ["sleep", "infinity"])

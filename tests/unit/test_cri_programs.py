@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from actors.cri.programs import PROGRAMS, run_program
-from actors.cri.programs.base import SIGTERM_EXIT, task_exit_code
+from actors.cri.programs.base import SIGTERM_EXIT, Stdin, task_exit_code
 from actors.cri.programs.shell import ShellSyntaxError, parse_script
 from actors.cri.programs.simctx import LocalNetwork, SimContext
 
@@ -82,12 +82,14 @@ class Pod:
         self.clock, self.net, self.ip, self.hostname = clock, net, ip, hostname
         self.files: dict[str, bytes] = {}
 
-    def ctx(self, env: dict[str, str] | None = None) -> SimContext:
+    def ctx(self, env: dict[str, str] | None = None, stdin: Stdin | None = None, tty: bool = False) -> SimContext:
         return SimContext(env if env is not None else {"PATH": "/bin", "HOSTNAME": self.hostname}, self.hostname, self.ip,
-                          clock=self.clock.now, sleep=self.clock.sleep, network=self.net, files=self.files)
+                          clock=self.clock.now, sleep=self.clock.sleep, network=self.net, files=self.files,
+                          stdin=stdin, tty=tty)
 
-    def start(self, argv: list[str], env: dict[str, str] | None = None) -> tuple[SimContext, asyncio.Task]:
-        c = self.ctx(env)
+    def start(self, argv: list[str], env: dict[str, str] | None = None, stdin: Stdin | None = None,
+              tty: bool = False) -> tuple[SimContext, asyncio.Task]:
+        c = self.ctx(env, stdin, tty)
         return c, asyncio.ensure_future(run_program(c, argv))
 
 
@@ -209,6 +211,32 @@ async def test_sh_errors(clock, a, b):
     with pytest.raises(ShellSyntaxError):
         parse_script("echo 'unterminated")
     assert (await run(a, ["sh"]))[0] == 0       # no stdin: nothing to read
+
+
+@sim
+async def test_sh_reads_commands_from_stdin_as_they_arrive(clock, a, b):
+    stdin = Stdin()
+    c, task = a.start(["sh"], stdin=stdin)
+    stdin.feed(b"X=1; echo one $X\nwhile [ $X -lt 3 ]; do\n")
+    await clock.settle()
+    assert c.text() == "one 1\n" and not task.done()       # the loop is not whole yet
+    stdin.feed(b"echo loop $X; X=$((X + 1)); done\nread A B; echo got $A/$B\nfirst second third\necho )\n")
+    await clock.settle()
+    assert c.text() == "one 1\nloop 1\nloop 2\ngot first/second third\n"
+    assert c.text("stderr").startswith("sh: syntax error")   # a bad line is reported, the shell goes on
+    stdin.feed(b"cat\npassed through cat\n")
+    stdin.close()
+    assert await clock.finish(task) == 0                     # end of file ends the shell with the last status
+    assert c.text().endswith("passed through cat\n")
+
+
+@sim
+async def test_sh_on_a_terminal_prompts_and_exit_ends_it(clock, a, b):
+    stdin = Stdin(b"echo hi\nexit 3\necho never\n")
+    c, task = a.start(["sh", "-i"], stdin=stdin, tty=True)
+    assert await clock.finish(task) == 3
+    assert c.text() == "hi\n" and c.text("stderr") == "/ # / # "
+    assert (await run(a, ["sh", "-c", "read X || echo eof"]))[1] == "eof\n"   # no stdin: end of file
 
 
 @sim

@@ -170,7 +170,7 @@ def test_stop_honours_grace_then_kills(tmp_path):
         st = await sim.status(cid)
         assert (st.state, st.exit_code, st.reason) == (api.ContainerState.CONTAINER_EXITED, EXIT_SIGKILL, "Error")
         assert st.finished_at == int((T0 + 55) * 1e9)
-        assert texts(await sim.rt.read_log(cid)) == [("stdout", "F", "ignoring SIGTERM")]
+        assert texts((await sim.rt.read_log(cid)).lines) == [("stdout", "F", "ignoring SIGTERM")]
     simulate(tmp_path, body)
 
 
@@ -181,7 +181,7 @@ def test_stop_timeout_zero_kills_at_once(tmp_path):
         await sim.rt.StopContainer(cid, 0)        # no time passes
         st = await sim.status(cid)
         assert (st.state, st.exit_code) == (api.ContainerState.CONTAINER_EXITED, EXIT_SIGKILL)
-        assert await sim.rt.read_log(cid) == []
+        assert (await sim.rt.read_log(cid)).lines == []
     simulate(tmp_path, body)
 
 
@@ -262,12 +262,12 @@ def test_memory_only_logs(tmp_path):
         st = await sim.status(cid)
         assert st.exit_code == 0
         stamp = "2023-11-14T22:13:30.000000000Z"
-        assert await sim.rt.read_log(cid) == [f"{stamp} stdout P part", f"{stamp} stdout F whole"]
+        assert (await sim.rt.read_log(cid)).lines == [f"{stamp} stdout P part", f"{stamp} stdout F whole"]
         assert st.log_path == os.path.join(pod[1].log_directory, "talk/0.log")
         err = await sim.container(pod, ["wget", "-qO-", "http://localhost:1/"], name="wget")
         st = await sim.status(err)
         assert st.exit_code == 1
-        lines = texts(await sim.rt.read_log(err))
+        lines = texts((await sim.rt.read_log(err)).lines)
         assert lines and all(stream == "stderr" for stream, _, _ in lines)
         assert not (tmp_path / "pods").exists()   # nothing on disk
     simulate(tmp_path, body, log_root=None)
@@ -278,7 +278,7 @@ def test_memory_logs_are_bounded(tmp_path):
         pod = await sim.sandbox()
         cid = await sim.container(pod, ["sh", "-c", "i=0; while true; do echo tick; sleep 1; done"])
         await sim.vt.advance(20)
-        log = texts(await sim.rt.read_log(cid))
+        log = texts((await sim.rt.read_log(cid)).lines)
         assert log == [("stdout", "F", "tick")] * 5
     simulate(tmp_path, body, log_root=None, log_lines=5)
 
@@ -290,8 +290,8 @@ def test_disk_logs_are_rerooted_under_log_root(tmp_path):
         path = tmp_path / "root" / "var/log/pods/ns_pod_uid/app/0.log"
         st = await sim.status(cid)
         assert st.log_path == str(path)
-        assert path.read_text().splitlines() == await sim.rt.read_log(cid)
-        assert texts(await sim.rt.read_log(cid)) == [("stdout", "F", "on disk")]
+        assert path.read_text().splitlines() == (await sim.rt.read_log(cid)).lines
+        assert texts((await sim.rt.read_log(cid)).lines) == [("stdout", "F", "on disk")]
     simulate(tmp_path, body, log_root=str(tmp_path / "root"))
 
 
@@ -320,7 +320,7 @@ def test_port_conflict_exits_1_with_the_error_logged(tmp_path):
         second = await sim.container(pod, netexec, image=AGNHOST, name="second")
         st = await sim.status(second)
         assert (st.state, st.exit_code, st.reason) == (api.ContainerState.CONTAINER_EXITED, 1, "Error")
-        log = " ".join(text for _, _, text in texts(await sim.rt.read_log(second)))
+        log = " ".join(text for _, _, text in texts((await sim.rt.read_log(second)).lines))
         assert "address already in use" in log
         assert (await sim.status(first)).state == api.ContainerState.CONTAINER_RUNNING
     simulate(tmp_path, body)

@@ -945,9 +945,9 @@ def test_a_service_account_token_authenticates_until_its_pod_is_gone():
 def test_pod_logs_come_from_the_kubelet_as_plain_text():
     calls = []
 
-    async def kubelets(actor, node, namespace, pod, opts):
-        calls.append((actor, node, namespace, pod, opts))
-        if opts["container"] == "nope":
+    async def kubelets(actor, node, call, args, opts):
+        calls.append((actor, node, call, args, opts))
+        if args[2] == "nope":
             raise errors.bad_request("container nope is not valid for pod web")
         return "one\ntwo\n"
 
@@ -962,8 +962,8 @@ def test_pod_logs_come_from_the_kubelet_as_plain_text():
 
     ok, bad, unbound, invalid = run(scenario, kubelets=kubelets)
     assert ok.status == 200 and ok.text == "one\ntwo\n" and ok.headers["Content-Type"].startswith("text/plain")
-    assert calls[0] == ("kubelet-n1", "n1", "ns", "web",
-                        {"container": "", "previous": False, "tail": 1, "timestamps": True})
+    assert calls[0] == ("kubelet-n1", "n1", "logs", ("ns", "web", ""),
+                        {"previous": False, "tail": 1, "timestamps": True, "since": ""})
     assert bad.status == 400 and bad.json["message"] == "container nope is not valid for pod web"
     assert unbound.status == 400 and unbound.json["message"] == "pod pending does not have a host assigned"
     assert invalid.status == 422

@@ -25,8 +25,8 @@ NODE = "node-1"
 
 
 @asynccontextmanager
-async def cluster(**cfg):
-    server = APIServer(LocalKV())
+async def cluster(server: APIServer | None = None, **cfg):
+    server = server or APIServer(LocalKV())
     await server.ensure_system_objects()
     client = Client(LocalTransport(server), poll_seconds=0.05)
     await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}})

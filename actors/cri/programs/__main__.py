@@ -16,6 +16,21 @@ from .osctx import OSContext
 
 POD_IP_ENV = "RAYKUBE_POD_IP"
 RUNTIME_PID_ENV = "RAYKUBE_RUNTIME_PID"  # the runtime that started us: we die with it
+TAKE_TERMINAL_ENV = "RAYKUBE_TAKE_TERMINAL"  # stdin is a terminal to make ours (exec -t)
+
+
+def take_terminal() -> None:
+    """Make the terminal on stdin our controlling one (we lead a session of our
+    own), so ^C typed into it is SIGINT to us. Done here rather than in a
+    preexec hook, which runs before the terminal is on fd 0 under uvloop."""
+    if os.environ.get(TAKE_TERMINAL_ENV) != "1":
+        return
+    import fcntl
+    import termios
+    try:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError:
+        pass   # not a session leader, or not a terminal: the command runs without job control
 
 
 def die_with_runtime() -> None:
@@ -60,4 +75,5 @@ async def main(ctx: OSContext, argv: list[str]) -> int:
 
 if __name__ == "__main__":
     die_with_runtime()
+    take_terminal()
     sys.exit(asyncio.run(main(context_from_environment(), sys.argv[1:])))

@@ -29,12 +29,66 @@ class ProgramExit(Exception):
         self.code = code
 
 
+class Stdin:
+    """A process's standard input: bytes its runtime feeds in, read by chunk or
+    by line. One is shared by a process tree (a shell and the commands it
+    runs), as a file descriptor is, so what one reader leaves the next gets."""
+
+    def __init__(self, data: bytes = b"", *, closed: bool = False) -> None:
+        self._buf = bytearray(data)
+        self._eof = closed
+        self._more = asyncio.Event()
+
+    @classmethod
+    def empty(cls) -> "Stdin":
+        """A container started without stdin: end of file at once."""
+        return cls(closed=True)
+
+    def feed(self, data: bytes) -> None:
+        if data and not self._eof:
+            self._buf.extend(data)
+            self._more.set()
+
+    def close(self) -> None:
+        self._eof = True
+        self._more.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._eof
+
+    async def _wait(self) -> None:
+        self._more.clear()
+        await self._more.wait()
+
+    async def read(self) -> bytes:
+        """What is there (waiting for some); b"" at end of file."""
+        while not self._buf and not self._eof:
+            await self._wait()
+        out = bytes(self._buf)
+        self._buf.clear()
+        return out
+
+    async def readline(self) -> bytes:
+        """One line with its newline; the rest without one at end of file, then b""."""
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl >= 0 or self._eof:
+                end = nl + 1 if nl >= 0 else len(self._buf)
+                out = bytes(self._buf[:end])
+                del self._buf[:end]
+                return out
+            await self._wait()
+
+
 class Context(Protocol):
     """A running container as its program sees it."""
 
     env: dict[str, str]
     hostname: str
     cwd: str
+    stdin: Stdin
+    tty: bool          # stdin and stdout are a terminal (``kubectl exec -t``): a shell prompts
 
     def stdout(self, data: str | bytes) -> None: ...
 

@@ -85,9 +85,11 @@ def file_error(e: OSError) -> str:
 @program("cat")
 async def cat(ctx: Context, argv: list[str]) -> int:
     code = 0
-    for path in argv:
+    for path in argv or ["-"]:
         if path == "-":
-            continue  # no stdin in a container started without one
+            while chunk := await ctx.stdin.read():
+                ctx.stdout(chunk)
+            continue
         try:
             ctx.stdout(ctx.read_file(path))
         except OSError as e:

@@ -9,16 +9,38 @@ import errno
 import os
 import posixpath
 import sys
+import threading
 import time
 from typing import BinaryIO
 
 import aiohttp
 from aiohttp import web
 
-from .base import HTTPHandler, ProgramExit, forever, run_program, to_bytes
+from .base import HTTPHandler, ProgramExit, Stdin, forever, run_program, to_bytes
 from .simctx import LOOPBACK, split_url
 
 SHUTDOWN_TIMEOUT = 2.0   # seconds a closing server waits for requests in flight
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _pump_fd(fd: int, into: Stdin, loop: asyncio.AbstractEventLoop) -> None:
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:          # EIO: the terminal's other side closed
+            data = b""
+        try:
+            loop.call_soon_threadsafe(into.feed if data else into.close, *((data,) if data else ()))
+        except RuntimeError:     # the loop is gone: the program ended
+            return
+        if not data:
+            return
 
 
 class OSContext:
@@ -36,6 +58,18 @@ class OSContext:
         self._out = out
         self._err = err
         self._held: list[bytearray] = []
+        self._stdin: Stdin | None = None
+        self.tty = _isatty(0)
+
+    @property
+    def stdin(self) -> Stdin:
+        """fd 0, read by a daemon thread from the first use on (a blocked read
+        must not keep the process from exiting)."""
+        if self._stdin is None:
+            self._stdin = Stdin()
+            loop = asyncio.get_running_loop()
+            threading.Thread(target=_pump_fd, args=(0, self._stdin, loop), daemon=True).start()
+        return self._stdin
 
     # ------------------------------------------------------------ output
     @staticmethod

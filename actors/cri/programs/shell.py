@@ -2,8 +2,9 @@
 ``||``, ``!``, ``&``, ``while``/``until``/``for``/``if``, ``{ }``/``( )``,
 ``break``/``continue``, quoting, ``$VAR``/``${VAR:-x}``/``$?``/``$1``,
 ``$(cmd)``, ``$((arith))``, ``VAR=x`` assignments, ``>``/``>>``/``2>&1``
-redirections; every command runs through ``ctx.run``. Pipes are refused
-(no stdin)."""
+redirections; every command runs through ``ctx.run``. A bare ``sh`` reads
+its commands from stdin, prompting when stdin is a terminal
+(``kubectl exec -it POD -- sh``). Pipes are refused."""
 from __future__ import annotations
 
 import ast
@@ -264,7 +265,7 @@ class _Parser:
             self.pos += 1
         node = self.parse_command()
         if self.at_op("|"):
-            raise ShellSyntaxError("pipes are not supported (containers here have no stdin)")
+            raise ShellSyntaxError("pipes are not supported")
         return _Not(node) if negate else node
 
     def parse_command(self) -> object:
@@ -368,6 +369,15 @@ def parse_script(src: str) -> _Seq:
 
 
 # ------------------------------------------------------------------ sh: running
+PS1, PS2 = "/ # ", "> "   # busybox's prompts for root
+
+
+def _incomplete(e: ShellSyntaxError) -> bool:
+    """A parse error only more lines can fix (an open quote, loop or group)."""
+    text = str(e)
+    return "end of file" in text or text.startswith(("unterminated", "missing"))
+
+
 class _Exit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -423,6 +433,35 @@ class Shell:
                 job.cancel()
             if self.jobs:
                 await asyncio.gather(*self.jobs, return_exceptions=True)
+
+    async def interactive(self) -> int:
+        """Read commands from stdin until end of file or ``exit``, running each
+        once it parses whole (a ``while`` spans lines); prompt on a terminal."""
+        pending = ""
+        while True:
+            if self.ctx.tty:
+                self.ctx.stderr(PS2 if pending else PS1)
+            line = await self.ctx.stdin.readline()
+            if not line:
+                if self.ctx.tty:
+                    self.ctx.stderr("\n")
+                break
+            pending += line.decode(errors="replace")
+            try:
+                tree = parse_script(pending)
+            except ShellSyntaxError as e:
+                if not _incomplete(e):
+                    self.ctx.stderr(f"sh: syntax error: {e}\n")
+                    self.status, pending = 2, ""
+                continue
+            pending = ""
+            try:
+                self.status = await self.execute(tree)
+            except _Exit as e:
+                return e.code
+            except _LoopControl:
+                pass
+        return self.status
 
     # ------------------------------------------------------------ variables
     def lookup(self, name: str) -> str | None:
@@ -931,7 +970,19 @@ async def _b_source(sh: Shell, ctx: Context, args: list[str]) -> int:
 
 
 async def _b_read(sh: Shell, ctx: Context, args: list[str]) -> int:
-    return 1   # no stdin: end of file at once
+    """``read [-r] NAME...``: one line of stdin split over the names (the last
+    takes the rest; REPLY without names); 1 at end of file."""
+    names = [a for a in args if not a.startswith("-")]
+    line = (await ctx.stdin.readline()).decode(errors="replace")
+    if not line:
+        return 1
+    text = line.rstrip("\n")
+    if "-r" not in args:
+        text = re.sub(r"\\(.)", r"\1", text)
+    fields = text.split(None, len(names) - 1) if names else [text]
+    for i, name in enumerate(names or ["REPLY"]):
+        sh.assign(name, fields[i] if i < len(fields) else "")
+    return 0 if line.endswith("\n") else 1
 
 
 _BUILTINS: dict[str, Builtin] = {
@@ -945,8 +996,8 @@ _BUILTINS: dict[str, Builtin] = {
 
 @program("sh", "ash", "bash")
 async def sh(ctx: Context, argv: list[str]) -> int:
-    """``sh -c SCRIPT [ARG0 [ARGS...]]`` or ``sh FILE [ARGS...]``; a bare ``sh``
-    has no stdin to read and ends at once, as in a container started without one."""
+    """``sh -c SCRIPT [ARG0 [ARGS...]]``, ``sh FILE [ARGS...]``, or a bare ``sh``
+    (``-i``, ``-s``) reading commands from stdin (at once done without one)."""
     command = False
     while argv and argv[0].startswith("-") and argv[0] != "-":
         flag = argv.pop(0)
@@ -966,5 +1017,5 @@ async def sh(ctx: Context, argv: list[str]) -> int:
             return 2
         arg0, params = argv[0], argv[1:]
     else:
-        return 0
+        return await Shell(ctx, "sh", argv).interactive()
     return await Shell(ctx, arg0, params).run_script(script)

@@ -15,7 +15,7 @@ import posixpath
 from typing import Awaitable, Callable, Protocol
 from urllib.parse import urlsplit
 
-from .base import HTTPHandler, ProgramExit, forever, run_program, to_bytes
+from .base import HTTPHandler, ProgramExit, Stdin, forever, run_program, to_bytes
 
 Closer = Callable[[], None]
 Sleep = Callable[[float], Awaitable[None]]
@@ -127,8 +127,11 @@ class SimContext:
     def __init__(self, env: dict[str, str], hostname: str, ip: str, *,
                  clock: Callable[[], float], sleep: Sleep, network: Network,
                  files: dict[str, bytes] | None = None,
-                 on_output: OutputSink | None = None, cwd: str = "/") -> None:
+                 on_output: OutputSink | None = None, cwd: str = "/",
+                 stdin: Stdin | None = None, tty: bool = False) -> None:
         self.env = dict(env)
+        self.stdin = stdin or Stdin.empty()
+        self.tty = tty
         self.hostname = hostname
         self.ip = ip
         self.cwd = cwd or "/"
