@@ -136,6 +136,9 @@ def _controlplane_parsers(sub: Any) -> None:
                     help="the --nodes' container runtime: real processes or simulated (default: %(default)s)")
     up.add_argument("--hollow-nodes", type=int, default=0,
                     help="simulated nodes in node pools of up to 1000 (kubemark-style, for scale)")
+    up.add_argument("--cluster-cidr", default=None,
+                    help="the pods' network; each node gets a /24 of it (default: 10.244.0.0/16, 256 nodes; "
+                         "a wider one for more, e.g. 10.224.0.0/11 for 8192)")
     up.add_argument("--cloud-controller-managers", type=int, default=1,
                     help="cloud-controller-manager replicas over the simulated cloud (one leads; 0: no cloud)")
     up.add_argument("--scheduler-config", metavar="FILE",
@@ -172,6 +175,29 @@ def _scheduler_profile(path: str) -> Any:
     return profile_from_config(doc)
 
 
+def _cluster_cidr(given: str | None, nodes: int) -> str | None:
+    """The cluster CIDR to run with, checked to hold a /24 per node; None (after
+    saying why) when it is not a usable one."""
+    import ipaddress
+
+    from .controllers.nodeipam import DEFAULT_CLUSTER_CIDR
+    try:
+        net = ipaddress.ip_network(given or DEFAULT_CLUSTER_CIDR)
+    except ValueError as e:
+        print(f"raykube: --cluster-cidr: {e}", file=sys.stderr)
+        return None
+    if net.version != 4 or net.prefixlen > 24:
+        print(f"raykube: --cluster-cidr {net}: an IPv4 network of /24 or wider is needed (nodes get /24s)",
+              file=sys.stderr)
+        return None
+    capacity = 1 << (24 - net.prefixlen)
+    if nodes > capacity:
+        print(f"raykube: --cluster-cidr {net} holds {capacity} nodes' /24s, not {nodes}: "
+              f"give a wider one (e.g. 10.224.0.0/11 holds 8192)", file=sys.stderr)
+        return None
+    return str(net)
+
+
 def _controlplane(a: argparse.Namespace) -> int:
     from raftstore.cluster import ClusterError
 
@@ -184,6 +210,11 @@ def _controlplane(a: argparse.Namespace) -> int:
     for flag in ("schedulers", "controller_managers", "cloud_controller_managers", "nodes", "hollow_nodes"):
         if a.cmd == "up" and (getattr(a, flag) or 0) < 0:
             print(f"raykube: --{flag.replace('_', '-')} must not be negative", file=sys.stderr)
+            return 2
+    cidr = None
+    if a.cmd == "up":
+        cidr = _cluster_cidr(a.cluster_cidr, (a.nodes or 0) + a.hollow_nodes)
+        if cidr is None:
             return 2
     profile = None
     if a.cmd == "up" and a.scheduler_config:
@@ -207,7 +238,7 @@ def _controlplane(a: argparse.Namespace) -> int:
                                                       controller_managers=a.controller_managers,
                                                       cloud_controller_managers=a.cloud_controller_managers,
                                                       nodes=a.nodes, runtime=a.runtime,
-                                                      hollow_nodes=a.hollow_nodes,
+                                                      hollow_nodes=a.hollow_nodes, cluster_cidr=cidr,
                                                       authorization_mode=a.authorization_mode))
             print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
         elif a.cmd == "kubeconfig":

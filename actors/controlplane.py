@@ -18,6 +18,7 @@ from .apiserver.auth import MASTERS, UserInfo
 from .apiserver.satoken import new_signing_key
 from .cloud.manager import start_cloud_controller_managers
 from .controllers.manager import Settings, start_controller_managers
+from .controllers.nodeipam import DEFAULT_CLUSTER_CIDR
 from .kubelet.actor import start_kubelets, start_node_pools, worker_nodes
 from .scheduler.actor import start_schedulers
 from .scheduler.framework import Profile
@@ -30,15 +31,15 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
        authorization_mode: str = "Default", schedulers: int = 1,
        scheduler_profile: Profile | None = None, controller_managers: int = 1,
        cloud_controller_managers: int = 1, nodes: int | None = None, runtime: str = "process",
-       hollow_nodes: int = 0) -> dict[str, dict | str]:
+       hollow_nodes: int = 0, cluster_cidr: str = DEFAULT_CLUSTER_CIDR) -> dict[str, dict | str]:
     """Start raftstore, the apiservers (HTTPS from ``port`` on, one port per
     replica, with a fresh CA, admin token and service account signing key),
     the schedulers (with ``scheduler_profile``, else the default one), the
     controller managers and the cloud (a simulated provider and its
     controller managers), the nodes — ``nodes`` kubelets with a CRI actor each
     (``runtime`` process or sim; by default one per Ray worker node, none on a
-    one-machine cluster) and ``hollow_nodes`` in node pools — and write the
-    kubeconfig.
+    one-machine cluster) and ``hollow_nodes`` in node pools, their pod CIDRs
+    /24s of ``cluster_cidr`` — and write the kubeconfig.
 
     With controller managers the apiservers require every pod's service
     account (admission) and ``up`` returns once ``default`` has its own."""
@@ -53,7 +54,7 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
             start_schedulers(schedulers, apiservers=apis, profile=scheduler_profile)
         if controller_managers:
             start_controller_managers(controller_managers, apiservers=apis,
-                                      settings=Settings(root_ca=ca.cert_pem.decode()))
+                                      settings=Settings(root_ca=ca.cert_pem.decode(), cluster_cidr=cluster_cidr))
             _wait_for_default_account(apis[0])
         if cloud_controller_managers:
             start_cloud_controller_managers(cloud_controller_managers, apiservers=apis)

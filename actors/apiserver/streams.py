@@ -142,9 +142,15 @@ class ExecBridge:
 
     async def _input(self) -> None:
         async for msg in self.ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
+            if msg.type == WSMsgType.TEXT:   # the Python client sends a str as a text frame
+                data = msg.data.encode()
+            elif msg.type == WSMsgType.BINARY:
+                data = msg.data
+            else:
                 continue
-            channel, payload = msg.data[0], msg.data[1:]
+            if not data:
+                continue
+            channel, payload = data[0], data[1:]
             if channel == STDIN and payload:
                 await self._deliver(await self._kubelet(stdin=payload, wait=0.0))
             elif channel == RESIZE:

@@ -65,6 +65,7 @@ class Controller(ABC):
     """A named work queue plus a reconcile function."""
 
     name = "controller"
+    workers: int | None = None   # its own worker count, where upstream fixes one; None: the manager's
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock

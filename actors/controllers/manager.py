@@ -33,7 +33,7 @@ from .endpointslice import EndpointSliceController
 from .garbagecollector import GarbageCollector
 from .job import JobController, TTLAfterFinishedController
 from .namespace import NamespaceController
-from .nodeipam import NodeIPAMController
+from .nodeipam import DEFAULT_CLUSTER_CIDR, NodeIPAMController
 from .nodelifecycle import NodeLifecycleConfig, NodeLifecycleController
 from .podgc import PodGCController
 from .replicaset import ReplicaSetController
@@ -57,6 +57,7 @@ class Settings:
     pod_gc_quarantine: float = 40.0
     namespace_recheck: float = 2.0
     root_ca: str = ""  # the cluster CA (PEM) published to every namespace; none: not published
+    cluster_cidr: str = DEFAULT_CLUSTER_CIDR  # nodes' pod CIDRs (/24s) come from it (--cluster-cidr)
 
 
 Builder = Callable[[SharedInformerFactory, Client, Settings], Controller | None]  # None: not configured
@@ -95,9 +96,9 @@ def _garbagecollector(f: SharedInformerFactory, client: Client, _: Settings) -> 
     return c
 
 
-def _nodeipam(f: SharedInformerFactory, client: Client, _: Settings) -> Controller:
+def _nodeipam(f: SharedInformerFactory, client: Client, settings: Settings) -> Controller:
     nodes = f.informer("nodes")
-    c = NodeIPAMController(nodes.indexer, client)
+    c = NodeIPAMController(nodes.indexer, client, cluster_cidr=settings.cluster_cidr)
     nodes.add_event_handler(c.on_node, c.on_node_update, c.on_node_delete)
     return c
 
@@ -251,7 +252,7 @@ class ControllerManagerActor:
             await factory.wait_for_cache_sync(None)
             for c in controllers.values():
                 c.on_synced()
-            await asyncio.gather(*(c.run(self.cfg.workers, lost) for c in controllers.values()))
+            await asyncio.gather(*(c.run(c.workers or self.cfg.workers, lost) for c in controllers.values()))
         finally:
             stop.set()
             await factory.shutdown()

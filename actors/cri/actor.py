@@ -12,6 +12,7 @@ from typing import Any
 import ray
 
 from ..kubelet.ipam import PodIPAM
+from ..kubelet.kubelet import RealNetwork
 from .images import ImageStore
 from .process import ProcessRuntime
 from .sim import SimRuntime
@@ -41,9 +42,11 @@ class CRIActor:
             os.makedirs(self.root_dir, exist_ok=True)
             self.runtime: Any = ProcessRuntime(self.images, self.root_dir, allocate_ip=self._loopback_ip,
                                                release_ip=self.ipam.release)
+            self.network: Any = RealNetwork()
         else:
             self.root_dir = ""
             self.runtime = SimRuntime(self.images, allocate_ip=self.ipam.allocate, release_ip=self.ipam.release)
+            self.network = self.runtime.network
 
     def _loopback_ip(self, owner: str) -> str:
         """A real process's pod address: its pod IP from the node's CIDR moved into
@@ -55,6 +58,22 @@ class CRIActor:
         """The node's pod CIDR: pod IPs come from it (for real processes, moved
         into the loopback range: see ``_loopback_ip``)."""
         self.ipam.set_cidr(pod_cidr)
+
+    async def network_request(self, src_ip: str, method: str, url: str, body: bytes = b"",
+                              timeout: float = 10.0) -> tuple[int, bytes]:
+        """An HTTP request to a pod of this node, from where its pods are reachable
+        (the kubelet's httpGet probes): the sim runtime's in-process network, or
+        the real one for real processes."""
+        return await self.network.request(src_ip, method, url, body, timeout)
+
+    async def network_connect(self, host: str, port: int, timeout: float = 10.0) -> None:
+        """A TCP connect to a pod of this node (tcpSocket probes); raises OSError
+        when nothing listens. The sim network speaks HTTP only: any answer counts."""
+        connect = getattr(self.network, "connect", None)
+        if connect is not None:
+            await connect(host, port, timeout)
+        else:
+            await self.network.request(host, "GET", f"http://{host}:{port}/", b"", timeout)
 
     async def status(self) -> dict:
         return {"node": self.node, "runtime": self.kind, "node_id": ray.get_runtime_context().get_node_id(),

@@ -29,7 +29,7 @@ from ..apiserver.transport import RayTransport
 from ..cri import api as cri_api
 from ..cri.actor import CRIActor, cri_name
 from ..remote import RemoteProxy
-from .kubelet import Kubelet, KubeletConfig, Prober, RealNetwork
+from .kubelet import Kubelet, KubeletConfig, Prober
 from .node import NodeConfig
 from .pool import NodePool
 
@@ -44,6 +44,15 @@ async def serve_call(kubelet: Kubelet, call: str, args: tuple, kw: dict) -> Any:
     if call not in SERVED_CALLS:
         raise cri_api.InvalidArgument(f"the kubelet serves {', '.join(SERVED_CALLS)}, not {call!r}")
     return await getattr(kubelet, call)(*args, **kw)
+
+
+def rss_bytes() -> int:
+    """This process's resident memory (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def kubelet_name(node: str) -> str:
@@ -66,6 +75,30 @@ def _annotated(cfg: KubeletConfig, actor: str) -> KubeletConfig:
     return dataclasses.replace(cfg, node=node)
 
 
+class RuntimeNetwork:
+    """The pods' network as the node's CRI actor reaches it (the sim runtime's
+    lives in that actor): what the kubelet's network probes go through."""
+
+    def __init__(self, cri: Any) -> None:
+        self.cri = cri
+
+    async def request(self, src_ip: str, method: str, url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        return await self._unreachable_as_oserror(self.cri.network_request(src_ip, method, url, body, timeout))
+
+    async def connect(self, host: str, port: int, timeout: float) -> None:
+        await self._unreachable_as_oserror(self.cri.network_connect(host, port, timeout))
+
+    @staticmethod
+    async def _unreachable_as_oserror(call: Any) -> Any:
+        """A failure in or of the CRI actor is the pod being unreachable (a failed probe)."""
+        try:
+            return await call
+        except (OSError, asyncio.TimeoutError):
+            raise
+        except Exception as e:  # noqa: BLE001 - a dead CRI actor, a client error inside it
+            raise OSError(f"{type(e).__name__}: {e}") from e
+
+
 class KubeletActor:
     def __init__(self, cfg: KubeletActorConfig) -> None:
         name = cfg.kubelet.node.name
@@ -74,9 +107,7 @@ class KubeletActor:
             kcfg = dataclasses.replace(kcfg, runtime_name="raykube-process", log_root="")
         cri = RemoteProxy(ray.get_actor(cri_name(name), namespace=NAMESPACE))
         self.client = Client(RayTransport(cfg.apiservers or None))
-        # the process runtime's pods listen on this machine: probe them for real
-        network = RealNetwork() if cfg.runtime == "process" else None
-        self.kubelet = Kubelet(kcfg, self.client, cri, cri, prober=Prober(cri, network))
+        self.kubelet = Kubelet(kcfg, self.client, cri, cri, prober=Prober(cri, RuntimeNetwork(cri)))
         self.stop = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self.kubelet.run(self.stop))
 
@@ -104,7 +135,8 @@ class NodePoolActor:
         return await serve_call(kubelet, call, args, kw)
 
     async def status(self) -> dict:
-        return {"pool": self.index, **self.pool.status(), "node_id": ray.get_runtime_context().get_node_id()}
+        return {"pool": self.index, **self.pool.status(), "node_id": ray.get_runtime_context().get_node_id(),
+                "pid": os.getpid(), "rss_bytes": rss_bytes()}
 
 
 def worker_nodes() -> list[str]:

@@ -62,10 +62,10 @@ class LogPage:
 @dataclass
 class KubeletConfig:
     node: NodeConfig
-    lease_duration: int = 40
-    renew_interval: float = 10.0        # Lease renewals
-    status_interval: float = 10.0       # node status checks; sent on change ...
-    status_report: float = 60.0         # ... or this long after the last one
+    lease_duration: int = 40            # nodeLeaseDurationSeconds
+    renew_interval: float = 10.0        # Lease renewals (upstream: a quarter of the duration)
+    status_interval: float = 10.0       # node status checks (nodeStatusUpdateFrequency); sent on change ...
+    status_report: float = 300.0        # ... or this long after the last one (nodeStatusReportFrequency)
     relist_period: float = 1.0          # the runtime relist (PLEG)
     runtime_name: str = "raykube-sim"
     log_root: str = "/var/log/pods"     # container logs, a directory per pod ("": the runtime's own)
@@ -661,7 +661,10 @@ class Kubelet:
         await self.runtime.exec_cancel(session)
 
     async def relist(self) -> None:
-        """The PLEG: wake the worker of every pod whose containers changed state."""
+        """The PLEG: wake the worker of every pod whose containers changed state
+        (a node with no pods and nothing seen before has nothing to relist)."""
+        if not self.workers and not self._relisted:
+            return
         seen: dict[str, tuple] = {}
         for c in await self.runtime.ListContainers():
             uid = c.labels.get(POD_UID, "")

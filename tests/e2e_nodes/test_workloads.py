@@ -166,3 +166,37 @@ def test_logs_previous_after_a_crash(cluster):
     state = json.loads(cluster.ok("get", "pod", "crasher", "-n", ns, "-o", "json"))["status"]["containerStatuses"][0]
     assert state["lastState"]["terminated"]["exitCode"] == 1
     cluster.ok("delete", "namespace", ns, "--timeout=90s", timeout=120)
+
+
+def test_the_python_clients_exec_and_follow(cluster):
+    """The official client's ``stream`` (v4.channel.k8s.io) and a followed log."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    ns = "pyexec"
+    cluster.ok("create", "namespace", ns)
+    cluster.ok("run", "talker", "-n", ns, "--image=busybox:1.36", "--",
+               "sh", "-c", "for i in 1 2 3; do echo said $i; sleep 0.5; done; sleep 3600")
+    cluster.ok("wait", "-n", ns, "--for=condition=Ready", "pod/talker", "--timeout=90s", timeout=120)
+    api = config.new_client_from_config(config_file=cluster.kubeconfig)
+    try:
+        core = client.CoreV1Api(api)
+        resp = stream(core.connect_get_namespaced_pod_exec, "talker", ns, command=["sh"], stdin=True,
+                      stdout=True, stderr=True, tty=False, _preload_content=False)
+        resp.write_stdin("echo out; echo err >&2; exit 4\n")
+        resp.run_forever(timeout=20)
+        assert not resp.is_open(), "the exec did not end"
+        assert resp.read_stdout(timeout=1) == "out\n" and resp.read_stderr(timeout=1) == "err\n"
+        assert resp.returncode == 4
+        resp.close()
+        logs = core.read_namespaced_pod_log("talker", ns, follow=True, _preload_content=False)
+        lines = []
+        for raw in logs.stream():
+            lines += raw.decode().splitlines()
+            if len(lines) >= 3:
+                break
+        logs.release_conn()
+        assert lines[:3] == ["said 1", "said 2", "said 3"]
+    finally:
+        api.close()
+        cluster.ok("delete", "namespace", ns, "--timeout=90s", timeout=120)

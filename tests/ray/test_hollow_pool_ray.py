@@ -12,7 +12,7 @@ from actors.kubelet.actor import start_node_pools
 from actors.kubelet.kubelet import KubeletConfig
 from actors.kubelet.node import NodeConfig
 from actors.scheduler.actor import start_schedulers
-from benchmarks import pod_startup
+from benchmarks import node_scale, pod_startup
 from tests.ray.plane import control_plane
 
 pytestmark = pytest.mark.ray
@@ -45,3 +45,23 @@ def test_two_hundred_hollow_nodes_run_two_thousand_pods(plane):
 def test_the_memory_figure():
     m = pod_startup.hollow_node_bytes(20)
     assert m["nodes"] == 20 and m["bytes_per_node"] > 0 and m["bytes_total"] >= 20 * m["bytes_per_node"]
+
+
+@pytest.fixture
+def small_pools(ray_cluster, data_root):
+    def start(apis):
+        return (start_controller_managers(1, first_index=860, apiservers=apis,
+                                          controllers=["nodeipam", "nodelifecycle"])
+                + start_node_pools(6, first_index=860, apiservers=apis, pool_size=3, prefix="tiny"))
+    with control_plane("tiny", data_root, 860, start) as p:
+        yield p
+
+
+def test_node_scale_benchmark_at_a_tiny_size(small_pools):
+    apis, handles = small_pools
+    pools = [h for h in handles if "NodePoolActor" in repr(h)]
+    r = node_scale.measure_nodes(apis, pools, 6, observe_s=3.0, sample_every=1.0, timeout=120)
+    assert r["pools"] == 2 and r["leases"] == 6 and r["not_ready_nodes"] == 0, r
+    assert 0 <= r["lease_lag_p50_s"] <= r["lease_lag_max_s"] < 40 and r["samples"] >= 3, r
+    assert r["pool_rss_mb"] > 0 and r["api_requests_per_s"] > 0, r
+    assert node_scale.format_table(r).splitlines()[1].split()[0] == "6"

@@ -78,3 +78,29 @@ def test_every_node_gets_a_distinct_range_through_the_api():
         await cancel_and_wait(tasks)
         await server.close()
     run(go())
+
+
+def test_a_wide_cluster_cidr_serves_thousands_of_nodes_and_hands_out_freed_ranges_last():
+    nodes = Indexer()
+    api = Recorder()
+    c = NodeIPAMController(nodes, api, cluster_cidr="10.224.0.0/11")
+    given = []
+    for i in range(600):
+        given.append(c.allocate())
+        c.pending[f"n{i}"] = given[-1]
+    assert len(set(given)) == 600 and given[0] == "10.224.0.0/24" and given[-1] == "10.226.87.0/24"
+    del c.pending["n0"]            # the first node goes: its range is not the next one handed out
+    assert c.allocate() == "10.226.88.0/24"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--cluster-cidr", "10.244.0.0/33"], "--cluster-cidr: "),
+    (["--cluster-cidr", "10.244.0.0/25"], "an IPv4 network of /24 or wider is needed"),
+    (["--hollow-nodes", "300"], "--cluster-cidr 10.244.0.0/16 holds 256 nodes' /24s, not 300"),
+    (["--hollow-nodes", "200", "--nodes", "57", "--cluster-cidr", "10.244.0.0/16"], "not 257"),
+])
+def test_raykube_up_refuses_a_cluster_cidr_too_small_for_its_nodes(capsys, args, message):
+    from actors.cli import main
+    assert main(["up", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("raykube: --cluster-cidr") and message in err and len(err.splitlines()) == 1

@@ -47,7 +47,8 @@ class Stack:
         await self.http.close()
         await self.front.stop()
 
-    async def exec(self, name: str, *command: str, protocol: str = V5, send: list[bytes] = (), **flags: bool):
+    async def exec(self, name: str, *command: str, protocol: str = V5, send: list[bytes] = (), text: str = "",
+                   **flags: bool):
         """Run an exec over the WebSocket: (stdout, stderr, final Status), after sending ``send``."""
         q = [("command", c) for c in command] + [(k, "true") for k, v in
                                                   {"stdout": True, "stderr": True, **flags}.items() if v]
@@ -56,6 +57,8 @@ class Stack:
             assert ws.protocol == protocol
             for frame in send:
                 await ws.send_bytes(frame)
+            if text:
+                await ws.send_str(text)
             async for msg in ws:
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     break
@@ -101,6 +104,8 @@ def test_exec_runs_a_command_with_its_output_and_exit_code():
         assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "3"}]
         out, _, status = await stack.exec("web", "echo", "fine", protocol=V4)
         assert out == b"fine\n" and status == {"metadata": {}, "status": "Success"}
+        out, _, status = await stack.exec("web", "sh", protocol=V4, stdin=True, text="\x00echo as text; exit 0\n")
+        assert out == b"as text\n" and status["status"] == "Success"   # the Python client's text frames
         # stdin, closed the v5 way; the shell reads commands from it
         out, _, status = await stack.exec("web", "sh", stdin=True,
                                           send=[b"\x00echo $((6 * 7))\n", b"\x00cat /nope\n", b"\xff\x00"])
