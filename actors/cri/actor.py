@@ -6,6 +6,7 @@ kubelet does through the CRI upstream."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from typing import Any
 
@@ -37,7 +38,9 @@ class CRIActor:
         self.kind = runtime
         self.images = ImageStore()
         self.ipam = PodIPAM()
+        self._own_root = False   # a directory made here is removed by close()
         if runtime == "process":
+            self._own_root = not root_dir
             self.root_dir = root_dir or tempfile.mkdtemp(prefix=f"raykube-{node}-")
             os.makedirs(self.root_dir, exist_ok=True)
             self.runtime: Any = ProcessRuntime(self.images, self.root_dir, allocate_ip=self._loopback_ip,
@@ -80,7 +83,10 @@ class CRIActor:
                 "containers": len(await self.runtime.ListContainers()), "root_dir": self.root_dir}
 
     async def close(self) -> None:
+        """Stop every container (and process), then remove the directory made for them."""
         await self.runtime.close()
+        if self._own_root:
+            shutil.rmtree(self.root_dir, ignore_errors=True)
 
 
 def _delegate(target: str, name: str) -> Any:

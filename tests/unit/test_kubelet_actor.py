@@ -5,6 +5,7 @@ calls it should."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -54,6 +55,16 @@ def test_network_probes_reach_pods_through_the_cri_actor(runtime, tmp_path):
         finally:
             await cri.close()
     run(go(), timeout=60)
+
+
+def test_closing_a_process_cri_actor_removes_the_directory_it_made():
+    async def go() -> str:
+        cri = CRIActor("n2", "process")
+        await start_pod(cri, ["sleep", "3600"])
+        assert os.path.isdir(cri.root_dir) and os.listdir(cri.root_dir)
+        await cri.close()
+        return cri.root_dir
+    assert not os.path.exists(run(go(), timeout=60))
 
 
 def test_the_apiserver_gets_only_the_calls_it_should():
