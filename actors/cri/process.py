@@ -35,7 +35,7 @@ from . import api
 from .images import ImageDef, ImageStore, container_argv
 from .logformat import MAX_LOG_LINE, rfc3339nano
 from .programs import lookup as lookup_program   # the package import registers every program
-from .programs.__main__ import TAKE_TERMINAL_ENV
+from .programs.base import TAKE_TERMINAL_ENV
 from .streaming import ExecSession, ExecSessions, ExecStreaming, check_exec
 
 RUNTIME_NAME = "raykube-process"

@@ -12,11 +12,11 @@ import socket
 import sys
 
 from . import run_program
+from .base import TAKE_TERMINAL_ENV
 from .osctx import OSContext
 
 POD_IP_ENV = "RAYKUBE_POD_IP"
 RUNTIME_PID_ENV = "RAYKUBE_RUNTIME_PID"  # the runtime that started us: we die with it
-TAKE_TERMINAL_ENV = "RAYKUBE_TAKE_TERMINAL"  # stdin is a terminal to make ours (exec -t)
 
 
 def take_terminal() -> None:

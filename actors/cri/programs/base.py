@@ -21,6 +21,9 @@ from typing import Any, Awaitable, Callable, NoReturn, Protocol
 HTTPHandler = Callable[[str, str, dict[str, str], bytes, str], Awaitable[tuple[int, dict[str, str], bytes]]]
 
 
+TAKE_TERMINAL_ENV = "RAYKUBE_TAKE_TERMINAL"  # set by the runtime: stdin is a terminal to make ours (exec -t)
+
+
 class ProgramExit(Exception):
     """Raised by ``ctx.exit(code)``: the program ends with ``code``."""
 
