@@ -38,6 +38,23 @@ demo: $(STAMP)
 	$$KC create token default --duration=1h | cut -c1-48 && \
 	$$KC create namespace scratch && $$KC create configmap note -n scratch --from-literal=a=b && \
 	$$KC delete namespace scratch --timeout=60s
+	@echo; echo "== the pod network: two nodes of real processes, a request from outside through a Service"
+	@command -v kubectl >/dev/null 2>&1 || { echo "kubectl is not installed: skipping this part"; exit 0; }; \
+	export RAYKUBE_HOME=$$(mktemp -d) RAYKUBE_DATA=$$(mktemp -d); K=$(VENV)/bin/raykube; \
+	KC="kubectl --kubeconfig $$RAYKUBE_HOME/kubeconfig --cache-dir $$RAYKUBE_HOME/kubecache"; \
+	trap '$$K down >/dev/null 2>&1; rm -rf "$$RAYKUBE_HOME" "$$RAYKUBE_DATA"' EXIT; set -x; \
+	$$K up --etcd 1 --nodes 2 --runtime process --port 0 --kubeconfig $$RAYKUBE_HOME/kubeconfig >/dev/null && \
+	$$KC apply -f examples/network/ && $$KC rollout status deployment/echo --timeout=120s && \
+	$$KC wait --for=condition=Ready pod/client --timeout=120s && \
+	$$KC get nodes,pods,services -o wide && \
+	IP=$$($$KC get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}') && \
+	PORT=$$($$KC get service echo -o jsonpath='{.spec.ports[0].nodePort}') && \
+	$$K net curl http://$$IP:$$PORT/hostname && \
+	for i in 1 2 3 4 5 6 7 8 9 10; do LB=$$($$KC get service echo -o jsonpath='{.status.loadBalancer.ingress[0].ip}'); \
+	  [ -n "$$LB" ] && break; sleep 1; done && \
+	$$K net curl http://$$LB/hostname && \
+	$$K net curl --from default/client http://echo/hostname && \
+	$$KC exec client -- wget -qO- http://echo.default.svc.cluster.local/hostname
 
 sim: $(STAMP)
 	$(PY) -m raftstore.sim --seeds 300 --faults all

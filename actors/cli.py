@@ -7,6 +7,9 @@ import json
 import sys
 from typing import Any
 
+# --proxy-mode, named as upstream's kube-proxy modes, and how each picks an endpoint
+PROXY_MODES = {"iptables": "random", "ipvs": "round-robin"}
+
 
 def _etcd_parser(sub: Any) -> None:
     etcd = sub.add_parser("etcd", help="run and use a raftstore (etcd) cluster on Ray")
@@ -152,6 +155,8 @@ def _controlplane_parsers(sub: Any) -> None:
     up.add_argument("--authorization-mode", choices=("Default", "AlwaysAllow"), default="Default",
                     help="Default: only the admin (system:masters) may call the API until RBAC; "
                          "AlwaysAllow: everyone, explicitly")
+    up.add_argument("--proxy-mode", choices=tuple(PROXY_MODES), default="iptables",
+                    help="how kube-proxy picks a Service's endpoint: iptables (at random) or ipvs (round robin)")
     kc = sub.add_parser("kubeconfig", help="print a kubeconfig for the running control plane")
     kc.add_argument("--address")
     kc.add_argument("--apiserver", type=int, default=1, help="which apiserver replica (default: 1)")
@@ -160,6 +165,55 @@ def _controlplane_parsers(sub: Any) -> None:
     dn = sub.add_parser("down", help="remove every raykube actor (and raykube's Ray head)")
     dn.add_argument("--address")
     dn.add_argument("--keep-ray", action="store_true", help="leave raykube's Ray head running")
+
+
+def _net_parser(sub: Any) -> None:
+    net = sub.add_parser("net", help="the pod network")
+    ns = net.add_subparsers(dest="net_cmd", metavar="COMMAND", required=True)
+    c = ns.add_parser("curl", help="an HTTP request into the pod network: the answer and the hops it took")
+    c.add_argument("url", help="http://HOST[:PORT]/PATH: a Service name (from a pod), a ClusterIP, a pod IP, "
+                               "a node address and NodePort, a load balancer IP")
+    c.add_argument("--from", dest="source", metavar="NS/POD",
+                   help="send it from this pod (default: from outside the cluster)")
+    c.add_argument("-X", "--request", default="GET", help="HTTP method (default: %(default)s)")
+    c.add_argument("-d", "--data", default="", help="request body")
+    c.add_argument("-m", "--max-time", type=float, default=10.0, help="seconds to wait (default: %(default)s)")
+    c.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else raykube's own head)")
+
+
+def _net(a: argparse.Namespace) -> int:
+    from kubeapi.client import Client
+
+    from .apiserver.transport import RayTransport
+    from .proxy.curl import CurlError, curl
+    from .proxy.remote import ActorRef, ray_links
+    from .raycluster import RayClusterError, connect
+
+    if a.max_time <= 0:
+        print("raykube: --max-time must be positive", file=sys.stderr)
+        return 2
+    try:
+        connect(a.address, start=False)
+    except RayClusterError as e:
+        print(f"raykube: {e}", file=sys.stderr)
+        return 1
+
+    async def send_from(host: str, ip: str, dest: str, port: int, payload: bytes, timeout: float) -> Any:
+        return await ActorRef(host).handle().netsim_request.remote(ip, dest, port, payload, timeout=timeout)
+
+    async def run() -> Any:
+        return await curl(Client(RayTransport()), a.url, source=a.source or "", method=a.request.upper(),
+                          data=a.data.encode(), timeout=a.max_time, links=ray_links(), send_from=send_from)
+    try:
+        result = asyncio.run(run())
+    except CurlError as e:
+        print(f"raykube: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - no cluster, a dead actor: one line, not a trace
+        print(f"raykube: net curl: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        return 1
+    sys.stdout.write(result.render())
+    return result.exit_code
 
 
 def _scheduler_profile(path: str) -> Any:
@@ -239,7 +293,8 @@ def _controlplane(a: argparse.Namespace) -> int:
                                                       cloud_controller_managers=a.cloud_controller_managers,
                                                       nodes=a.nodes, runtime=a.runtime,
                                                       hollow_nodes=a.hollow_nodes, cluster_cidr=cidr,
-                                                      authorization_mode=a.authorization_mode))
+                                                      authorization_mode=a.authorization_mode,
+                                                      proxy_mode=PROXY_MODES[a.proxy_mode]))
             print(f"kubeconfig written to {path}; try: kubectl --kubeconfig {path} get namespaces")
         elif a.cmd == "kubeconfig":
             import ray
@@ -275,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     _controlplane_parsers(sub)
     sub.add_parser("sim", help="run the seeded Raft simulator (same flags as python -m raftstore.sim)")
     _etcd_parser(sub)
+    _net_parser(sub)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "sim":
         from raftstore.sim import main as sim_main
@@ -286,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "etcd":
         return _etcd(a)
+    if a.cmd == "net":
+        return _net(a)
     if a.cmd in ("up", "status", "down", "kubeconfig"):
         return _controlplane(a)
     ap.print_help()

@@ -10,9 +10,11 @@ from typing import Any
 
 import ray
 
+from netsim.services import RANDOM
 from raftstore.cluster import ClusterError, EtcdCluster
 
 from . import kubeconfig, pki
+from .addons.dns.actor import start_cluster_dns
 from .apiserver.actor import DEFAULT_PORT, NAMESPACE, apiserver_name, start_apiservers
 from .apiserver.auth import MASTERS, UserInfo
 from .apiserver.satoken import new_signing_key
@@ -20,6 +22,7 @@ from .cloud.manager import start_cloud_controller_managers
 from .controllers.manager import Settings, start_controller_managers
 from .controllers.nodeipam import DEFAULT_CLUSTER_CIDR
 from .kubelet.actor import start_kubelets, start_node_pools, worker_nodes
+from .proxy.actor import CLOUD, OVERLAY
 from .scheduler.actor import start_schedulers
 from .scheduler.framework import Profile
 
@@ -31,7 +34,8 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
        authorization_mode: str = "Default", schedulers: int = 1,
        scheduler_profile: Profile | None = None, controller_managers: int = 1,
        cloud_controller_managers: int = 1, nodes: int | None = None, runtime: str = "process",
-       hollow_nodes: int = 0, cluster_cidr: str = DEFAULT_CLUSTER_CIDR) -> dict[str, dict | str]:
+       hollow_nodes: int = 0, cluster_cidr: str = DEFAULT_CLUSTER_CIDR,
+       proxy_mode: str = RANDOM) -> dict[str, dict | str]:
     """Start raftstore, the apiservers (HTTPS from ``port`` on, one port per
     replica, with a fresh CA, admin token and service account signing key),
     the schedulers (with ``scheduler_profile``, else the default one), the
@@ -39,7 +43,9 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
     controller managers), the nodes — ``nodes`` kubelets with a CRI actor each
     (``runtime`` process or sim; by default one per Ray worker node, none on a
     one-machine cluster) and ``hollow_nodes`` in node pools, their pod CIDRs
-    /24s of ``cluster_cidr`` — and write the kubeconfig.
+    /24s of ``cluster_cidr`` — with the cluster DNS and a kube-proxy per node
+    (``proxy_mode``: random as iptables, or round-robin as IPVS), and write
+    the kubeconfig.
 
     With controller managers the apiservers require every pod's service
     account (admission) and ``up`` returns once ``default`` has its own."""
@@ -58,11 +64,14 @@ def up(etcd_members: int = 3, apiservers: int = 1, data_root: str | None = None,
             _wait_for_default_account(apis[0])
         if cloud_controller_managers:
             start_cloud_controller_managers(cloud_controller_managers, apiservers=apis)
+        start_cluster_dns(apis)
+        # pod CIDR routes: the cloud's route controller writes them to the cloud, else a flat overlay
+        routes = CLOUD if cloud_controller_managers else OVERLAY
         count = len(worker_nodes()) if nodes is None else nodes
         if count:
-            start_kubelets(count, runtime=runtime, apiservers=apis)
+            start_kubelets(count, runtime=runtime, apiservers=apis, proxy_mode=proxy_mode, routes=routes)
         if hollow_nodes:
-            start_node_pools(hollow_nodes, apiservers=apis)
+            start_node_pools(hollow_nodes, apiservers=apis, proxy_mode=proxy_mode, routes=routes)
     except Exception:
         down()
         raise

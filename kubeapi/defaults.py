@@ -193,6 +193,8 @@ def _default_service(svc: core.Service, **_: Any) -> None:
             client_ip=core.ClientIPConfig(timeout_seconds=10800))
     if not spec.type:
         spec.type = "ClusterIP"
+    if spec.cluster_ip and not spec.cluster_ips:  # an older client's lone clusterIP (upstream's strategy)
+        spec.cluster_ips = [spec.cluster_ip]
     for p in spec.ports or []:
         if not p.protocol:
             p.protocol = "TCP"

@@ -59,6 +59,7 @@ __all__ = [
     "validate_object_meta_update",
     "validate_pod_spec",
     "validate_resource_requirements",
+    "validate_service",
 ]
 
 Validator = Callable[[Any, Any], ErrorList]
@@ -644,7 +645,7 @@ def _cluster_ips(spec: core.ServiceSpec) -> list[str]:
     return [spec.cluster_ip] if spec.cluster_ip else []
 
 
-def _validate_service_spec(spec: core.ServiceSpec | None) -> ErrorList:
+def _validate_service_spec(spec: core.ServiceSpec | None, node_ports: tuple[int, int]) -> ErrorList:
     p = Path("spec")
     if spec is None:
         return ErrorList([required(p)])
@@ -692,7 +693,7 @@ def _validate_service_spec(spec: core.ServiceSpec | None) -> ErrorList:
                                       "may not be used when `type` is 'ClusterIP'"))
     seen_ports: set[tuple[str | None, int]] = set()
     seen_node_ports: set[tuple[str | None, int]] = set()
-    lo, hi = SERVICE_NODE_PORT_RANGE
+    lo, hi = node_ports
     for i, port in enumerate(spec.ports or []):
         pp = p.child("ports").index(i)
         key = (port.protocol, port.port)
@@ -721,9 +722,7 @@ def _validate_service_spec(spec: core.ServiceSpec | None) -> ErrorList:
                               f"must not be set when session affinity is {spec.session_affinity}"))
     errs.extend(validate_labels(spec.selector, p.child("selector")))
     if stype != "ExternalName":
-        for i, ip in enumerate(ips):
-            if ip != "None":
-                errs.extend(_ip_errors(ip, p.child("clusterIPs").index(i)))
+        errs.extend(_cluster_ip_errors(spec, p.child("clusterIPs")))
     for i, ip in enumerate(spec.external_ips or []):
         errs.extend(_ip_errors(ip, p.child("externalIPs").index(i)))
     etp = spec.external_traffic_policy
@@ -732,6 +731,15 @@ def _validate_service_spec(spec: core.ServiceSpec | None) -> ErrorList:
     elif etp:
         errs.append(invalid(p.child("externalTrafficPolicy"), etp,
                             "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
+    hc = spec.health_check_node_port
+    if hc:
+        hpath = p.child("healthCheckNodePort")
+        if stype != "LoadBalancer" or etp != "Local":
+            errs.append(invalid(hpath, hc, "may only be set when `type` is 'LoadBalancer' and "
+                                           "`externalTrafficPolicy` is 'Local'"))
+        elif not lo <= hc <= hi:
+            errs.append(invalid(hpath, hc, f"provided port is not in the valid range. "
+                                           f"The range of valid ports is {lo}-{hi}"))
     if stype != "ExternalName":
         errs.extend(_enum(spec.internal_traffic_policy, p.child("internalTrafficPolicy"), ("Cluster", "Local")))
     if spec.ip_family_policy and spec.ip_family_policy not in ("PreferDualStack", "RequireDualStack", "SingleStack"):
@@ -740,10 +748,40 @@ def _validate_service_spec(spec: core.ServiceSpec | None) -> ErrorList:
     return errs
 
 
+def _cluster_ip_errors(spec: core.ServiceSpec, path: Path) -> ErrorList:
+    """clusterIP and clusterIPs agree (the defaults copy a lone clusterIP into
+    clusterIPs), "None" comes alone, every other value is an IP."""
+    errs = ErrorList()
+    ips = list(spec.cluster_ips or [])
+    if spec.cluster_ip:
+        if not ips:
+            errs.append(required(path))
+        elif ips[0] != spec.cluster_ip:
+            errs.append(invalid(path, ips, "first value must match `clusterIP`"))
+    elif ips:
+        errs.append(invalid(path, ips, "must be empty when `clusterIP` is not specified"))
+    for i, ip in enumerate(ips or _cluster_ips(spec)):
+        if i == 0 and ip == "None":
+            if len(ips) > 1:
+                errs.append(invalid(path, ips, "'None' must be the first and only value"))
+            continue
+        errs.extend(_ip_errors(ip, path.index(i)))
+    if len(ips) > 2:
+        errs.append(invalid(path, ips, "may only hold up to 2 values"))
+    return errs
+
+
 @register_validator("Service")
 def _validate_service(svc: core.Service, old: core.Service | None) -> ErrorList:
+    return validate_service(svc, old)
+
+
+def validate_service(svc: core.Service, old: core.Service | None = None,
+                     node_ports: tuple[int, int] = SERVICE_NODE_PORT_RANGE) -> ErrorList:
+    """A Service's errors, with node ports checked against the apiserver's
+    ``--service-node-port-range`` (``node_ports``)."""
     errs = _meta(svc, old, DNS1035_LABEL, True)
-    errs.extend(_validate_service_spec(svc.spec))
+    errs.extend(_validate_service_spec(svc.spec, node_ports))
     if old is not None and svc.spec is not None and old.spec is not None \
             and "ExternalName" not in (svc.spec.type, old.spec.type):
         new_ips, old_ips = _cluster_ips(svc.spec), _cluster_ips(old.spec)

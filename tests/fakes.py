@@ -47,10 +47,12 @@ async def finish_deletion(client: Any, pod: dict) -> None:
         pass
 
 
-async def eventually(pred: Any, what: str, tries: int = 500, every: float = 0.02) -> None:
-    """Poll the coroutine function ``pred`` until it is true; fail naming ``what``."""
+async def eventually(pred: Any, what: str, tries: int = 500, every: float = 0.02) -> Any:
+    """Poll the coroutine function ``pred`` until it is true (returning what it
+    answered); fail naming ``what``."""
     for _ in range(tries):
-        if await pred():
-            return
+        got = await pred()
+        if got:
+            return got
         await asyncio.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")

@@ -32,10 +32,12 @@ from kubeapi.registry import Resource, by_plural
 from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_selector, validate_fields
 from kubeapi.strategicpatch import StrategicPatchError, apply_strategic_merge_patch
 from kubeapi.strategy import canonicalize, generate_job_selector, prepare_for_create
-from kubeapi.validation import validate
+from kubeapi.validation import validate, validate_service
 from kubeapi.validation_apps import SYSTEM_PRIORITY_CLASSES
 
 from ..cri.logformat import rfc3339nano
+from .allocators import (DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR, RANGES_PREFIX, Claims, ClaimTaken,
+                         ServiceAllocator, Taken, prepare_update)
 from .satoken import TokenSigner, new_signing_key
 from .serviceaccounts import mount_token, token_request
 from .storage import PROPAGATION_POLICIES, ObjectStore
@@ -128,6 +130,9 @@ def _to_scale(obj: dict) -> dict:
 # or None when the cache cannot answer yet
 SYSTEM_PRIORITY_CLASS_NAMES = frozenset(pc["metadata"]["name"] for pc in SYSTEM_PRIORITY_CLASSES)
 UPDATE_ATTEMPTS = 5  # read-modify-write rounds of an unconditional write before 409 Conflict
+CLAIM_ATTEMPTS = 5  # allocations of a Service's values before giving up on other replicas' claims
+# (object, claims) -> the stored object
+Write = Callable[[dict, Claims | None], Awaitable[dict]]
 
 
 class CacheReader(Protocol):
@@ -149,11 +154,16 @@ class APIHandler:
     control plane enables it together with that controller. ``cache`` (the
     apiserver's watch caches) serves lists at resourceVersion "0", admission's
     lookups, and the first guess of a binding's read-modify-write.
+    Services get their ClusterIP from ``service_cidr`` and their NodePorts
+    from ``node_port_range`` (see allocators.py).
     """
 
     def __init__(self, store: ObjectStore, authorizer: Authorizer = allow_all, *,
                  service_accounts: bool = False, cache: CacheReader | None = None,
-                 signer: TokenSigner | None = None, kubelets: KubeletCall | None = None) -> None:
+                 signer: TokenSigner | None = None, kubelets: KubeletCall | None = None,
+                 service_cidr: str = DEFAULT_SERVICE_CIDR,
+                 node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE) -> None:
+        self.allocator = ServiceAllocator(service_cidr, node_port_range, store.rng)
         self.kubelets = kubelets
         self.store = store
         self.authorizer = authorizer
@@ -429,7 +439,8 @@ class APIHandler:
         mount_token(pod, sa)
 
     def _validated(self, res: Resource, obj: KubeModel, old: KubeModel | None) -> dict:
-        errs = validate(res.kind, obj, old)
+        errs = validate_service(obj, old, self.allocator.node_port_range) if res.kind == "Service" \
+            else validate(res.kind, obj, old)
         if errs:
             raise errors.invalid(res.kind, obj.metadata.name or "", errs, res.group)
         return obj.to_json()
@@ -458,10 +469,11 @@ class APIHandler:
         prepare_for_create(res.kind, body)
         if track:
             self._track(res, req, None, body)
-        if req.query.get("dryRun") == "All":
-            return Response(201, body, warnings)
-        return Response(201, await self.store.create(res, req.namespace, body, uid=uid, name_generated=generated),
-                        warnings)
+
+        async def write(obj: dict, claims: Claims | None) -> dict:
+            return await self.store.create(res, req.namespace, obj, uid=uid, name_generated=generated,
+                                           claims=claims)
+        return Response(201, await self._write(res, req, None, body, write), warnings)
 
     async def _put(self, res: Resource, req: Request) -> Response:
         """PUT: with a resourceVersion a compare-and-swap (409 when stale);
@@ -495,6 +507,8 @@ class APIHandler:
             if obj.spec.preemption_policy is None:
                 obj.spec.preemption_policy = old.spec.preemption_policy
         apply_defaults(res.kind, obj, service_account=False)
+        if res.kind == "Service" and req.subresource is None:
+            obj = cls.from_json(prepare_update(current, obj.to_json()))
         merged = self._validated(res, obj, old)
         await self._admit_validating(res, obj, creating=False)
         canonicalize(res.kind, merged)
@@ -502,10 +516,33 @@ class APIHandler:
             (body.get("metadata") or {}).get("resourceVersion") or ""
         if track:
             self._track(res, req, current, merged)
-        if req.query.get("dryRun") == "All":
-            return Response(200, merged, warnings)
-        out = await self.store.update(res, req.namespace, merged, subresource=req.subresource, current=current)
-        return Response(200, out, warnings)
+
+        async def write(obj: dict, claims: Claims | None) -> dict:
+            return await self.store.update(res, req.namespace, obj, subresource=req.subresource,
+                                           current=current, claims=claims)
+        return Response(200, await self._write(res, req, current, merged, write), warnings)
+
+    async def _write(self, res: Resource, req: Request, current: dict | None, obj: dict, write: Write) -> dict:
+        """Store ``obj`` through ``write`` (not under dryRun=All). A Service's
+        spec first gets its ClusterIP and NodePorts (also under dryRun, which
+        then claims nothing), against the claims in storage now; should
+        another replica claim a chosen value before the write, it is chosen
+        again."""
+        dry_run = req.query.get("dryRun") == "All"
+        if res.kind != "Service" or req.subresource is not None:
+            return obj if dry_run else await write(obj, None)
+        for _ in range(CLAIM_ATTEMPTS):
+            taken = Taken.from_keys(await self.store.keys(RANGES_PREFIX))
+            svc = json.loads(json.dumps(obj))
+            claims = self.allocator.allocate(svc, current, taken)
+            if dry_run:
+                return svc
+            try:
+                return await write(svc, claims)
+            except ClaimTaken:
+                continue
+        raise errors.internal(f"failed to allocate the Service's cluster IP and node ports: other apiservers "
+                              f"claimed the chosen values {CLAIM_ATTEMPTS} times")
 
     def _track(self, res: Resource, req: Request, old: dict | None, new: dict) -> None:
         """Field ownership for writes that name a fieldManager (HTTP writes

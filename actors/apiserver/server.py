@@ -19,6 +19,7 @@ from kubeapi.selectors import SelectorError, parse_field_selector, parse_label_s
 from kubeapi.validation_apps import SYSTEM_PRIORITY_CLASSES
 from raftstore.mvcc import CompactedError
 
+from .allocators import DEFAULT_NODE_PORT_RANGE, DEFAULT_SERVICE_CIDR
 from .auth import CLUSTER_ADMIN, Authorizer, UserInfo
 from . import serviceaccounts
 from .handler import APIHandler, Request
@@ -47,14 +48,17 @@ class APIServer:
 
     def __init__(self, kv: WatchableKV, *, service_accounts: bool = False,
                  cache_capacity: int = 1000, authorization_mode: str = "Default",
-                 sa_signing_key: bytes | None = None, kubelets: Any = None) -> None:
+                 sa_signing_key: bytes | None = None, kubelets: Any = None,
+                 service_cidr: str = DEFAULT_SERVICE_CIDR,
+                 node_port_range: tuple[int, int] = DEFAULT_NODE_PORT_RANGE) -> None:
         self.cache_capacity = cache_capacity
         self.kv = kv
         self.store = ObjectStore(kv)
         self.authorizer = Authorizer(authorization_mode)
         self.handler = APIHandler(self.store, lambda r: self.authorizer.allow(UserInfo(r.user, r.groups)),
                                   service_accounts=service_accounts, cache=self,
-                                  signer=TokenSigner(sa_signing_key or new_signing_key()), kubelets=kubelets)
+                                  signer=TokenSigner(sa_signing_key or new_signing_key()), kubelets=kubelets,
+                                  service_cidr=service_cidr, node_port_range=node_port_range)
         self.started = time.monotonic()
         self.requests = 0
         self._resources = [res for res in REGISTRY if res.stored]

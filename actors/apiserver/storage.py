@@ -24,6 +24,8 @@ from kubeapi.registry import Resource
 from kubeapi.selectors import FieldSelector, LabelSelector, object_fields
 from raftstore.mvcc import CompactedError, MVCCStore, prefix_end
 
+from .allocators import Claims, ClaimTaken, claim_keys, claim_value
+
 
 class KV(Protocol):
     """The part of the raftstore client the storage layer uses."""
@@ -86,6 +88,34 @@ def _decode(kv: dict) -> dict:
     obj = json.loads(kv["value"])
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv["mod_revision"])
     return obj
+
+
+def _claim_ops(claims: Claims | None, obj: dict) -> tuple[list[dict], list[dict], list[dict]]:
+    """A write's claims as txn parts: compares that each new claim key does
+    not exist yet, the ops that create them (owned by ``obj``) and delete the
+    released ones, and reads of the new keys for a failed txn to tell which
+    was taken."""
+    if claims is None:
+        return [], [], []
+    keys = [k.encode() for k in claims.create]
+    value = claim_value(obj)
+    return ([{"key": k, "target": "version", "result": "=", "value": 0} for k in keys],
+            [{"op": "put", "key": k, "value": value} for k in keys] +
+            [{"op": "delete_range", "key": k.encode()} for k in claims.delete],
+            [{"op": "range", "key": k} for k in keys])
+
+
+def _taken_claim(claims: Claims, reads: list[dict]) -> ClaimTaken:
+    """The claim a failed txn found taken, from its failure reads."""
+    for key, got in zip(claims.create, reads):
+        if got["kvs"]:
+            return ClaimTaken(key)
+    return ClaimTaken(claims.create[0] if claims.create else "")
+
+
+def _release_ops(res: Resource, obj: dict) -> list[dict]:
+    """Deleting ``obj`` for good releases the range values it holds."""
+    return [{"op": "delete_range", "key": k.encode()} for k in claim_keys(res.kind, obj)]
 
 
 def _continue_token(revision: int, next_key: bytes) -> str:
@@ -184,12 +214,19 @@ class ObjectStore:
         return True
 
     # ----------------------------------------------------------------- write
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (the range claims: one per allocated value)."""
+        start = prefix.encode()
+        got = await self.kv.range(start, prefix_end(start))
+        return [k.decode() if isinstance(k, bytes) else k for k in (kv["key"] for kv in got["kvs"])]
+
     async def create(self, res: Resource, namespace: str | None, obj: dict, *, uid: str | None = None,
-                     name_generated: bool = False) -> dict:
+                     name_generated: bool = False, claims: Claims | None = None) -> dict:
         """Store a new object: uid (``uid`` if the caller already chose it),
         creationTimestamp, generation 1, a name from generateName (the
         caller's, if ``name_generated``); 409 AlreadyExists if the key is
-        taken, after trying up to 8 generated names."""
+        taken, after trying up to 8 generated names. ``claims`` are created
+        in the same txn; ClaimTaken when one exists already."""
         obj = json.loads(json.dumps(obj))  # our own copy
         meta = obj.setdefault("metadata", {})
         if res.namespaced:
@@ -205,15 +242,20 @@ class ObjectStore:
             meta.update(uid=uid or str(uuid.uuid4()), creationTimestamp=self.now(), generation=1)
             meta.pop("resourceVersion", None)
             key = res.key(namespace, name).encode()
-            r = await self.kv.txn([{"key": key, "target": "version", "result": "=", "value": 0}],
-                                  [{"op": "put", "key": key, "value": _encode(obj)}])
+            compares, ops, reads = _claim_ops(claims, obj)
+            r = await self.kv.txn([{"key": key, "target": "version", "result": "=", "value": 0}, *compares],
+                                  [{"op": "put", "key": key, "value": _encode(obj)}, *ops],
+                                  [{"op": "range", "key": key}, *reads] if reads else None)
             if r["succeeded"]:
                 meta["resourceVersion"] = str(r["revision"])
                 return obj
+            if reads and not r["responses"][0]["kvs"]:
+                raise _taken_claim(claims, r["responses"][1:])
         raise errors.already_exists(res.plural, meta.get("name", ""), res.group)
 
     async def update(self, res: Resource, namespace: str | None, obj: dict, *,
-                     subresource: str | None = None, current: dict | None = None) -> dict:
+                     subresource: str | None = None, current: dict | None = None,
+                     claims: Claims | None = None) -> dict:
         """Replace an object. With a resourceVersion the write is a
         compare-and-swap on it (409 Conflict when stale). The main resource
         keeps the stored status and the status subresource changes only it;
@@ -221,7 +263,11 @@ class ObjectStore:
 
         ``current`` is the caller's copy of the stored object (not modified)
         when it has one: the write then compares against its revision instead
-        of reading storage first, and a stale copy gets 409 Conflict."""
+        of reading storage first, and a stale copy gets 409 Conflict.
+
+        ``claims`` are created and released in the same txn (ClaimTaken when
+        one exists already); an object whose last finalizer goes is deleted,
+        and releases what it holds instead."""
         meta = obj.get("metadata") or {}
         name = meta.get("name")
         if not name:
@@ -275,10 +321,15 @@ class ObjectStore:
         finished = "deletionTimestamp" in cur_meta and not nm.get("finalizers") and \
             (res.kind != "Pod" or not cur_meta.get("deletionGracePeriodSeconds")) and \
             (res.kind != "Namespace" or not (new.get("spec") or {}).get("finalizers"))
+        compares, ops, reads = ([], _release_ops(res, current), []) if finished else _claim_ops(claims, new)
         op = {"op": "delete_range", "key": key} if finished else \
             {"op": "put", "key": key, "value": _encode(new)}
-        r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}], [op])
+        r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}, *compares],
+                              [op, *ops], [{"op": "range", "key": key}, *reads] if reads else None)
         if not r["succeeded"]:
+            got = r["responses"][0]["kvs"] if reads else None
+            if got and got[0]["mod_revision"] == rev:
+                raise _taken_claim(claims, r["responses"][1:])
             raise errors.conflict(res.plural, name, group=res.group)
         nm["resourceVersion"] = str(r["revision"])
         return new
@@ -342,7 +393,7 @@ class ObjectStore:
             if not (res.kind == "Pod" and grace_period_seconds == 0 and not finalizers):
                 return current, False
         r = await self.kv.txn([{"key": key, "target": "mod", "result": "=", "value": rev}],
-                              [{"op": "delete_range", "key": key}])
+                              [{"op": "delete_range", "key": key}, *_release_ops(res, current)])
         if not r["succeeded"]:
             raise errors.conflict(res.plural, name, group=res.group)
         return current, True

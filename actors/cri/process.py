@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import inspect
 import os
 import posixpath
 import secrets
@@ -29,13 +28,17 @@ import sys
 import termios
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Callable
+
+from netsim.pods import PodNetwork
+from netsim.realsockets import EgressGateway, LoopbackSockets, loopback_address
 
 from . import api
 from .images import ImageDef, ImageStore, container_argv
 from .logformat import MAX_LOG_LINE, rfc3339nano
+from .netsetup import PodNetworking, pod_files, setup_network, teardown_network
 from .programs import lookup as lookup_program   # the package import registers every program
-from .programs.base import TAKE_TERMINAL_ENV
+from .programs.base import BIND_IP_ENV, GATEWAY_ENV, POD_IP_ENV, TAKE_TERMINAL_ENV
 from .streaming import ExecSession, ExecSessions, ExecStreaming, check_exec
 
 RUNTIME_NAME = "raykube-process"
@@ -57,49 +60,12 @@ _RLIMIT_WRAPPER = (
     "runpy.run_module('actors.cri.programs', run_name='__main__', alter_sys=True)\n"
 )
 
-AllocateIP = Callable[[str], "str | Awaitable[str]"]
-ReleaseIP = Callable[[str], "None | Awaitable[None]"]
 
 
 # ------------------------------------------------------------------ helpers
 def exit_code(returncode: int) -> int:
     """A process's exit status as a container's: killed by signal N → 128+N."""
     return 128 - returncode if returncode < 0 else returncode
-
-
-class LoopbackAllocator:
-    """Hands each sandbox its own 127.<second>.x.y address (y in 1..254).
-
-    A rotating cursor avoids handing a just-released address straight to the
-    next pod, so a stale client of the old pod does not reach the new one.
-    """
-
-    def __init__(self, second_octet: int = 77, start: int = 0) -> None:
-        self._prefix = f"127.{second_octet}"
-        self._size = 256 * 254
-        self._cursor = start % self._size
-        self._by_sandbox: dict[str, str] = {}
-        self._used: set[str] = set()
-
-    def _address(self, n: int) -> str:
-        return f"{self._prefix}.{n // 254}.{n % 254 + 1}"
-
-    def allocate(self, sandbox_id: str) -> str:
-        if sandbox_id in self._by_sandbox:
-            return self._by_sandbox[sandbox_id]
-        for _ in range(self._size):
-            ip = self._address(self._cursor)
-            self._cursor = (self._cursor + 1) % self._size
-            if ip not in self._used:
-                self._used.add(ip)
-                self._by_sandbox[sandbox_id] = ip
-                return ip
-        raise api.ResourceExhausted(f"no free address in {self._prefix}.0.0/16")
-
-    def release(self, sandbox_id: str) -> None:
-        ip = self._by_sandbox.pop(sandbox_id, None)
-        if ip is not None:
-            self._used.discard(ip)
 
 
 class _LogWriter:
@@ -215,7 +181,8 @@ class _Sandbox:
     created_at: int
     dir: str
     hostname: str
-    ip: str
+    ip: str                      # the pod IP, in the pod network
+    real_ip: str = ""            # where its processes listen on this machine
     runtime_handler: str = ""
     state: api.PodSandboxState = api.PodSandboxState.SANDBOX_READY
 
@@ -249,24 +216,27 @@ class _Container:
 
 
 # ------------------------------------------------------------------ runtime
-class ProcessRuntime(ExecStreaming):
+class ProcessRuntime(ExecStreaming, PodNetworking):
     """CRI RuntimeService whose containers are real OS processes."""
 
     def __init__(self, images: ImageStore, root_dir: str, *,
-                 allocate_ip: AllocateIP | None = None, release_ip: ReleaseIP | None = None,
+                 network: PodNetwork | None = None,
                  clock: Callable[[], int] = time.time_ns,
                  kill_timeout: float = 10.0, exec_timeout: float = 600.0,
                  drain_timeout: float = 2.0) -> None:
         """``kill_timeout`` bounds the wait after SIGKILL; ``exec_timeout`` bounds an
         ExecSync asked to run without a timeout; ``drain_timeout`` bounds reading
-        the last output of an exited process (a leftover child may hold its pipes)."""
+        the last output of an exited process (a leftover child may hold its pipes).
+        ``network``: the node's pod network (a node of its own by default); a
+        pod's processes listen on its pod IP moved into 127/8, where the
+        network's flows reach them."""
         self.images = images
         self.root_dir = os.path.abspath(root_dir)
-        if allocate_ip is None:
-            default = LoopbackAllocator()
-            allocate_ip, release_ip = default.allocate, default.release
-        self._allocate_ip = allocate_ip
-        self._release_ip = release_ip or (lambda _sid: None)
+        self.network = network if network is not None else PodNetwork.standalone(sockets=LoopbackSockets())
+        if self.network.sockets is None:
+            self.network.sockets = LoopbackSockets()
+        self._gateway: EgressGateway | None = None
+        self._gateway_subnet = ""
         self._clock = clock
         self.kill_timeout = kill_timeout
         self.exec_timeout = exec_timeout
@@ -308,14 +278,8 @@ class ProcessRuntime(ExecStreaming):
     # ----------------------------------------------------------- sandboxes
     async def RunPodSandbox(self, config: api.PodSandboxConfig, runtime_handler: str = "") -> str:
         sid = self._new_id()
-        try:
-            ip = self._allocate_ip(sid)
-            if inspect.isawaitable(ip):
-                ip = await ip
-        except api.CRIError:
-            raise
-        except Exception as e:  # an allocator's own failure, as a typed error
-            raise api.CRIError(f"failed to set up network for sandbox {sid}: {e}") from e
+        ip = setup_network(self.network, sid, config, real_ip=loopback_address)
+        await self._ensure_gateway()
         directory = os.path.join(self.root_dir, "sandboxes", sid)
         try:
             os.makedirs(directory, exist_ok=True)
@@ -326,7 +290,7 @@ class ProcessRuntime(ExecStreaming):
             raise api.CRIError(f"creating sandbox directory: {e}") from e
         self._sandboxes[sid] = _Sandbox(
             id=sid, config=config, created_at=self._clock(), dir=directory,
-            hostname=config.hostname or config.metadata.name, ip=ip,
+            hostname=config.hostname or config.metadata.name, ip=ip, real_ip=loopback_address(ip),
             runtime_handler=runtime_handler)
         return sid
 
@@ -339,15 +303,25 @@ class ProcessRuntime(ExecStreaming):
             sb.ip = ""
             await self._release(sb.id)
 
+    async def _ensure_gateway(self) -> None:
+        """The node's egress gateway, on its pod CIDR's gateway address (moved into 127/8)."""
+        ipam = self.network.plugin.ipam
+        if ipam is None or (self._gateway is not None and self._gateway_subnet == ipam.subnet):
+            return
+        if self._gateway is not None:
+            await self._gateway.close()
+        gateway = EgressGateway(self._egress, self._pod_ip_of)
+        await gateway.start(loopback_address(ipam.gateway))
+        self._gateway, self._gateway_subnet = gateway, ipam.subnet
+
+    async def _egress(self, src: str, host: str, port: int, payload: bytes, timeout: float) -> Any:
+        return await self.network.send(src, host, port, payload, timeout=timeout)
+
+    def _pod_ip_of(self, real_ip: str) -> str | None:
+        return next((sb.ip for sb in self._sandboxes.values() if sb.real_ip == real_ip and sb.ip), None)
+
     async def _release(self, sandbox_id: str) -> None:
-        try:
-            done = self._release_ip(sandbox_id)
-            if inspect.isawaitable(done):
-                await done
-        except api.CRIError:
-            raise
-        except Exception as e:  # an allocator's own failure, as a typed error
-            raise api.CRIError(f"failed to tear down network for sandbox {sandbox_id}: {e}") from e
+        teardown_network(self.network, sandbox_id)
 
     async def RemovePodSandbox(self, pod_sandbox_id: str) -> None:
         sb = self._sandboxes.get(pod_sandbox_id)
@@ -403,11 +377,18 @@ class ProcessRuntime(ExecStreaming):
         env = {"HOSTNAME": sb.hostname}           # first, as upstream: image/config may override
         env.update(dict(image.env))
         env.update({kv.key: kv.value for kv in config.envs})
-        env["RAYKUBE_POD_IP"] = sb.ip                # last: the program binds to it
+        env[POD_IP_ENV] = sb.ip
+        if self._gateway is not None:
+            env[GATEWAY_ENV] = self._gateway.address
+        env[BIND_IP_ENV] = sb.real_ip                      # last: the program binds to it
         env["RAYKUBE_RUNTIME_PID"] = str(os.getpid())  # its processes die with this one
         mem = config.resources.memory_limit_in_bytes if config.resources else 0
         try:
             os.makedirs(cwd, exist_ok=True)
+            for path, data in pod_files(sb.config, sb.ip).items():   # /etc/... under the container's root
+                os.makedirs(os.path.join(directory, os.path.dirname(path).lstrip("/")), exist_ok=True)
+                with open(os.path.join(directory, path.lstrip("/")), "wb") as f:
+                    f.write(data)
         except OSError as e:
             raise api.CRIError(f"creating container directory: {e}") from e
         self.images.mark_in_use(image.id, cid)
@@ -671,6 +652,9 @@ class ProcessRuntime(ExecStreaming):
     async def close(self) -> None:
         """SIGKILL every process this runtime started and wait for them (bounded)."""
         self.streams.close()
+        if self._gateway is not None:
+            await self._gateway.close()
+            self._gateway = None
         running = [c for c in self._containers.values() if self._alive(c)]
         for c in running:
             _killpg(c.pid, signal.SIGKILL)

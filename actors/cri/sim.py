@@ -16,20 +16,21 @@ log lines, kept in memory (bounded) and, with ``log_root``, on disk.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import os
 import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from actors.cri import api
 from actors.cri.images import ImageDef, ImageStore, container_argv
 from actors.cri.logformat import cri_log_lines, rfc3339nano
 from actors.cri.programs import base
-from actors.cri.programs.simctx import LocalNetwork, SimContext
+from netsim.pods import PodNetwork
+from actors.cri.programs.simctx import SimContext
+from actors.cri.netsetup import PodNetworking, pod_files, setup_network, teardown_network
 from actors.cri.streaming import ExecSessions, ExecStreaming, LineDiscipline, check_exec
 
 RUNTIME_NAME = "raykube-sim"
@@ -41,41 +42,6 @@ DEFAULT_LOG_LINES = 1000    # in-memory lines kept per container
 MAX_EXEC_SECONDS = 3600.0   # ExecSync's cap when the caller asks for no timeout
 KILL_ROUNDS = 10            # cancels a SIGKILL repeats on a program that swallows them
 KILL_ROUND_SECONDS = 0.05   # real time a killed program gets per round to unwind
-
-AllocateIP = Callable[[str], "str | Awaitable[str]"]
-ReleaseIP = Callable[[str], "None | Awaitable[None]"]
-
-
-# --------------------------------------------------------------- IP address
-class SubnetAllocator:
-    """The default IPAM: host addresses of 10.244.0.0/24 (.1 is the gateway),
-    handed out after the last one given (as host-local does) so a released
-    address is not reused at once."""
-
-    def __init__(self, prefix: str = "10.244.0.", first: int = 2, last: int = 254) -> None:
-        self._prefix, self._first, self._last = prefix, first, last
-        self._by_owner: dict[str, int] = {}
-        self._taken: set[int] = set()
-        self._next = first
-
-    def allocate(self, owner: str) -> str:
-        if owner in self._by_owner:
-            return self._prefix + str(self._by_owner[owner])
-        size = self._last - self._first + 1
-        for i in range(size):
-            host = self._first + (self._next - self._first + i) % size
-            if host not in self._taken:
-                self._taken.add(host)
-                self._by_owner[owner] = host
-                self._next = host + 1 if host < self._last else self._first
-                return self._prefix + str(host)
-        raise api.ResourceExhausted(f"no IP addresses available in range {self._prefix}0/24")
-
-    def release(self, owner: str) -> None:
-        host = self._by_owner.pop(owner, None)
-        if host is not None:
-            self._taken.discard(host)
-
 
 # ------------------------------------------------------------------- state
 @dataclass(slots=True, eq=False)
@@ -117,23 +83,18 @@ class _Container:
 
 
 # ----------------------------------------------------------------- runtime
-class SimRuntime(ExecStreaming):
+class SimRuntime(ExecStreaming, PodNetworking):
     """api.RuntimeService over simulated containers (see the module docstring)."""
 
     def __init__(self, images: ImageStore, *, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 network: Any = None, allocate_ip: AllocateIP | None = None,
-                 release_ip: ReleaseIP | None = None, log_root: str | None = None,
+                 network: PodNetwork | None = None, log_root: str | None = None,
                  log_lines: int = DEFAULT_LOG_LINES, rng: random.Random | None = None) -> None:
+        """``network``: the node's pod network (a node of its own by default)."""
         self.images = images
-        self.network = network if network is not None else LocalNetwork(sleep=sleep)
+        self.network = network if network is not None else PodNetwork.standalone(sleep=sleep)
         self._clock = clock
         self._sleep = sleep
-        if allocate_ip is None:
-            ipam = SubnetAllocator()
-            allocate_ip, release_ip = ipam.allocate, ipam.release
-        self._allocate_ip = allocate_ip
-        self._release_ip = release_ip
         self._log_root = log_root
         self._log_lines = log_lines
         self._rng = rng
@@ -309,19 +270,9 @@ class SimRuntime(ExecStreaming):
     # ---------------------------------------------------------- sandboxes
     async def RunPodSandbox(self, config: api.PodSandboxConfig, runtime_handler: str = "") -> str:
         sid = self._new_id(self._sandboxes)
-        try:
-            ip = self._allocate_ip(sid)
-            if inspect.isawaitable(ip):
-                ip = await ip
-        except api.CRIError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a pluggable allocator's failure, typed
-            raise api.CRIError(f"failed to set up network for sandbox {sid!r}: {e}") from e
-        self._sandboxes[sid] = _Sandbox(id=sid, config=config, created_at=self._now(), ip=str(ip),
+        ip = setup_network(self.network, sid, config)
+        self._sandboxes[sid] = _Sandbox(id=sid, config=config, created_at=self._now(), ip=ip,
                                         runtime_handler=runtime_handler)
-        add_host = getattr(self.network, "add_host", None)
-        if add_host is not None:
-            add_host(str(ip))            # the pod answers (refuses) before anything listens
         return sid
 
     async def StopPodSandbox(self, pod_sandbox_id: str) -> None:
@@ -332,19 +283,7 @@ class SimRuntime(ExecStreaming):
             await self._release(s)
 
     async def _release(self, s: _Sandbox) -> None:
-        remove_host = getattr(self.network, "remove_host", None)
-        if remove_host is not None:
-            remove_host(s.ip)
-        if self._release_ip is None:
-            return
-        try:
-            done = self._release_ip(s.id)
-            if inspect.isawaitable(done):
-                await done
-        except api.CRIError:
-            raise
-        except Exception as e:  # noqa: BLE001
-            raise api.CRIError(f"failed to tear down network for sandbox {s.id!r}: {e}") from e
+        teardown_network(self.network, s.id)
 
     async def RemovePodSandbox(self, pod_sandbox_id: str) -> None:
         s = self._sandboxes.get(pod_sandbox_id)
@@ -426,7 +365,7 @@ class SimRuntime(ExecStreaming):
                 open(c.log_file, "a").close()
             except OSError as e:
                 raise api.ContainerStartError(f"failed to create container log {c.log_file!r}: {e}") from e
-        c.files = {}
+        c.files = pod_files(c.sandbox.config, c.sandbox.ip)
         c.state = api.ContainerState.CONTAINER_RUNNING
         c.started_at = self._now()
         c.task = asyncio.get_running_loop().create_task(self._main(c), name=f"container-{container_id[:12]}")

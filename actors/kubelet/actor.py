@@ -8,7 +8,11 @@
 
 Every Node a kubelet registers carries the annotation ``raykube.io/kubelet``
 naming the actor that serves it, so the apiserver knows whom to ask for
-``kubectl logs`` and ``kubectl exec`` (its ``serve`` call).
+``kubectl logs`` and ``kubectl exec`` (its ``serve`` call), and
+``raykube.io/netsim-host`` naming the actor its pod network lives in (the
+CRI actor, or the pool), so other nodes' traffic finds its pods. Each node
+has an address of its own (``netsim.addresses``); a kubelet node gets a
+kube-proxy actor next to it, a pool runs its nodes' hollow kube-proxy itself.
 """
 from __future__ import annotations
 
@@ -22,12 +26,20 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from kubeapi.client import Client
+from netsim.addresses import node_address
+from netsim.resolver import pod_resolver
+from netsim.services import RANDOM
 
 from ..apiserver.actor import NAMESPACE
 from ..apiserver.handler import KUBELET_ANNOTATION
 from ..apiserver.transport import RayTransport
 from ..cri import api as cri_api
+from ..cloud.controllers import DEFAULT_CLUSTER
+from ..cloud.manager import CLOUD_ACTOR, RemoteCloud
 from ..cri.actor import CRIActor, cri_name
+from ..proxy.actor import CLOUD, OVERLAY, start_kube_proxy
+from ..proxy.proxier import NETSIM_HOST_ANNOTATION, follow_cloud_routes
+from ..proxy.remote import NetworkHost, ray_links, ray_nameservers
 from ..remote import RemoteProxy
 from .kubelet import Kubelet, KubeletConfig, Prober
 from .node import NodeConfig
@@ -70,8 +82,9 @@ class KubeletActorConfig:
     apiservers: list[Any] = field(default_factory=list)
 
 
-def _annotated(cfg: KubeletConfig, actor: str) -> KubeletConfig:
-    node = dataclasses.replace(cfg.node, annotations={**cfg.node.annotations, KUBELET_ANNOTATION: actor})
+def _annotated(cfg: KubeletConfig, actor: str, network_host: str) -> KubeletConfig:
+    node = dataclasses.replace(cfg.node, annotations={**cfg.node.annotations, KUBELET_ANNOTATION: actor,
+                                                      NETSIM_HOST_ANNOTATION: network_host})
     return dataclasses.replace(cfg, node=node)
 
 
@@ -102,7 +115,7 @@ class RuntimeNetwork:
 class KubeletActor:
     def __init__(self, cfg: KubeletActorConfig) -> None:
         name = cfg.kubelet.node.name
-        kcfg = _annotated(cfg.kubelet, kubelet_name(name))
+        kcfg = _annotated(cfg.kubelet, kubelet_name(name), cri_name(name))
         if cfg.runtime == "process":
             kcfg = dataclasses.replace(kcfg, runtime_name="raykube-process", log_root="")
         cri = RemoteProxy(ray.get_actor(cri_name(name), namespace=NAMESPACE))
@@ -119,14 +132,24 @@ class KubeletActor:
                 "node_id": ray.get_runtime_context().get_node_id(), "registered": bool(self.kubelet.node_uid)}
 
 
-class NodePoolActor:
+class NodePoolActor(NetworkHost):
     def __init__(self, index: int, names: list[str], template: KubeletConfig,
-                 apiservers: list[Any] | None = None) -> None:
+                 apiservers: list[Any] | None = None, addresses: list[str] | None = None, *,
+                 proxy_mode: str = RANDOM, routes: str = OVERLAY) -> None:
         self.index = index
         self.client = Client(RayTransport(apiservers or None))
-        self.pool = NodePool(self.client, names, template=_annotated(template, pool_name(index)))
+        name = pool_name(index)
+        self.pool = NodePool(self.client, names, template=_annotated(template, name, name), addresses=addresses,
+                             host=name, links=ray_links(), resolve=pod_resolver(ray_nameservers()),
+                             proxy_mode=proxy_mode, overlay=routes == OVERLAY)
+        self.host = self.pool.host
         self.stop = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self.pool.run(self.stop))
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self.pool.run(self.stop))]
+        if routes == CLOUD:
+            cloud = RemoteCloud(ray.get_actor(CLOUD_ACTOR, namespace=NAMESPACE))
+            self._tasks.append(loop.create_task(follow_cloud_routes(cloud, self.host, self.stop,
+                                                                    cluster=DEFAULT_CLUSTER)))
 
     async def serve(self, node: str, call: str, *args: Any, **kw: Any) -> Any:
         kubelet = self.pool.kubelets.get(node)
@@ -149,12 +172,15 @@ def worker_nodes() -> list[str]:
 
 
 def start_kubelets(count: int, *, runtime: str = "process", prefix: str = "node", first_index: int = 1,
-                   template: KubeletConfig | None = None, apiservers: list[Any] | None = None) -> list[Any]:
-    """``count`` nodes, each a CRI actor and a kubelet actor side by side, spread over the
-    Ray worker nodes; waits until every kubelet answers. Returns the kubelet handles."""
+                   template: KubeletConfig | None = None, apiservers: list[Any] | None = None,
+                   proxy_mode: str = RANDOM, routes: str = OVERLAY) -> list[Any]:
+    """``count`` nodes, each a CRI actor, a kubelet actor and a kube-proxy actor side by
+    side, spread over the Ray worker nodes; waits until every one answers. Returns the
+    kubelet handles, then the kube-proxy ones (the CRI actors are found by name)."""
     template = template or KubeletConfig(NodeConfig("template"))
     targets = worker_nodes() or [ray.get_runtime_context().get_node_id()]
-    handles = []
+    handles: list[Any] = []
+    proxies: list[Any] = []
     for k, i in enumerate(range(first_index, first_index + count)):
         name = f"{prefix}-{i}"
         where = NodeAffinitySchedulingStrategy(targets[k % len(targets)], soft=True)
@@ -162,22 +188,28 @@ def start_kubelets(count: int, *, runtime: str = "process", prefix: str = "node"
         cri = ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(CRIActor).options(
             name=cri_name(name), **opts).remote(name, runtime)
         ray.get(cri.status.remote(), timeout=60)
-        cfg = dataclasses.replace(template, node=dataclasses.replace(template.node, name=name))
+        cfg = dataclasses.replace(template, node=dataclasses.replace(template.node, name=name,
+                                                                     node_ip=node_address(i)))
         handles.append(ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(KubeletActor).options(
             name=kubelet_name(name), **opts).remote(KubeletActorConfig(cfg, runtime, list(apiservers or []))))
-    ray.get([h.status.remote() for h in handles], timeout=60)
-    return handles
+        proxies.append(start_kube_proxy(name, list(apiservers or []), mode=proxy_mode, routes=routes,
+                                        scheduling_strategy=where))
+    ray.get([h.status.remote() for h in handles + proxies], timeout=60)
+    return handles + proxies
 
 
 def start_node_pools(count: int, *, prefix: str = "hollow-node", pool_size: int = POOL_SIZE, first_index: int = 1,
-                     template: KubeletConfig | None = None, apiservers: list[Any] | None = None) -> list[Any]:
+                     template: KubeletConfig | None = None, apiservers: list[Any] | None = None,
+                     proxy_mode: str = RANDOM, routes: str = OVERLAY) -> list[Any]:
     """``count`` hollow nodes in pools of at most ``pool_size``; waits until every pool answers."""
     template = template or KubeletConfig(NodeConfig("template"))
     names = [f"{prefix}-{i}" for i in range(count)]
+    addresses = [node_address(i, block=1) for i in range(count)]
     handles = []
     for p, start in enumerate(range(0, count, pool_size), start=first_index):
         handles.append(ray.remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(NodePoolActor).options(
             name=pool_name(p), namespace=NAMESPACE, lifetime="detached").remote(
-                p, names[start:start + pool_size], template, list(apiservers or [])))
+                p, names[start:start + pool_size], template, list(apiservers or []),
+                addresses[start:start + pool_size], proxy_mode=proxy_mode, routes=routes))
     ray.get([h.status.remote() for h in handles], timeout=120)
     return handles

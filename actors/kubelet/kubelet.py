@@ -18,10 +18,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import aiohttp
 
 from kubeapi import errors
+from kubeapi.events import event_for
 from kubeapi.informer import SharedInformer, field_index_func
+
+from netsim.addresses import CLUSTER_DNS_IP, CLUSTER_DOMAIN
+from netsim.dns import ResolverConfig, pod_dns_config
 
 from ..cri import api
 from ..cri.images import ErrImageNeverPull, ImageStore, should_pull
@@ -29,7 +32,6 @@ from ..cri.logformat import render_log
 from ..scheduler.nodeinfo import Resource, pod_requests
 from ..scheduler.plugins.nodeaffinity import RequiredNodeAffinity
 from .backoff import RestartBackoff
-from .ipam import PodIPAM
 from .node import (LEASE_NAMESPACE, NodeConfig, allocatable, lease_object, node_labels, node_object, node_status,
                    same_status)
 from .podsync import (CREATED, EXITED, RUNNING, UNKNOWN, ContainerView, PodActions, SandboxView,
@@ -70,6 +72,9 @@ class KubeletConfig:
     runtime_name: str = "raykube-sim"
     log_root: str = "/var/log/pods"     # container logs, a directory per pod ("": the runtime's own)
     pull_backoff: RestartBackoff = field(default_factory=RestartBackoff)
+    cluster_dns: list[str] = field(default_factory=lambda: [CLUSTER_DNS_IP])   # --cluster-dns
+    cluster_domain: str = CLUSTER_DOMAIN                                      # --cluster-domain
+    host_dns: ResolverConfig = field(default_factory=ResolverConfig)          # the node's own resolv.conf
 
 
 UID_INDEX, NODE_INDEX = "metadata.uid", "spec.nodeName"
@@ -97,24 +102,12 @@ async def every(period: float, fn: Callable[[], Any], stop: asyncio.Event) -> No
             pass
 
 
-class RealNetwork:
-    """Probing pods whose processes listen on this machine (the process runtime's)."""
-
-    async def request(self, src_ip: str, method: str, url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.request(method, url, data=body or None, allow_redirects=False) as r:
-                return r.status, await r.read()
-
-    async def connect(self, host: str, port: int, timeout: float) -> None:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        writer.close()
-
-
 class Prober:
     """Runs one probe try; the kubelet's exec probes go through the CRI, the
-    network ones through ``network`` (an object with ``request(src_ip,
-    method, url, body, timeout)`` returning (status, body), and optionally
-    ``connect(host, port, timeout)`` for TCP probes), when given."""
+    network ones through ``network`` (the node's pod network: an object with
+    ``request(src_ip, method, url, body, timeout)`` returning (status, body),
+    and ``connect(host, port, timeout)`` for TCP probes), from the node
+    itself as upstream's kubelet probes from the host."""
 
     def __init__(self, runtime: api.RuntimeService, network: Any = None) -> None:
         self.runtime = runtime
@@ -129,15 +122,13 @@ class Prober:
             if self.network is None:
                 return True  # nothing to reach the pod through: the probe cannot say it is down
             host = spec.host or pod_ip
-            if spec.kind == "tcpSocket" and hasattr(self.network, "connect"):
+            if spec.kind in ("tcpSocket", "grpc"):   # grpc: the port answering is what is checked here
                 await self.network.connect(host, spec.port, spec.timeout)
                 return True
-            path = spec.path if spec.kind == "httpGet" else "/"
-            status, _ = await self.network.request(pod_ip, "GET", f"http://{host}:{spec.port}{path}", b"",
+            status, _ = await self.network.request("", "GET", f"http://{host}:{spec.port}{spec.path}", b"",
                                                    spec.timeout)
-            # an HTTP probe wants 2xx/3xx; a TCP probe passes once anything answers on the port
-            return 200 <= status < 400 if spec.kind == "httpGet" else True
-        except (api.CRIError, OSError, asyncio.TimeoutError, ValueError, aiohttp.ClientError):
+            return 200 <= status < 400
+        except (api.CRIError, OSError, asyncio.TimeoutError, ValueError):
             return False
 
 
@@ -193,7 +184,7 @@ class PodWorker:
 
 class Kubelet:
     def __init__(self, cfg: KubeletConfig, client: Any, runtime: api.RuntimeService, images: ImageStore, *,
-                 prober: Prober | None = None, ipam: PodIPAM | None = None, pods: SharedInformer | None = None,
+                 prober: Prober | None = None, pods: SharedInformer | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         """``pods``: a pod informer shared with other kubelets (a node pool's,
         which routes events here by node name); none: a watch of our own."""
@@ -203,7 +194,6 @@ class Kubelet:
         self.runtime = runtime
         self.images = images
         self.prober = prober or Prober(runtime)
-        self.ipam = ipam
         self.clock = clock
         self.backoff = RestartBackoff()
         self.own_informer = pods is None
@@ -221,6 +211,8 @@ class Kubelet:
         self.last_status_at = 0.0
         self._relisted: dict[str, tuple] = {}
         self._pull_failed_at: dict[tuple[str, str], float] = {}
+        self._events: dict[tuple[str, str], tuple[str, float]] = {}
+        self._background: set[asyncio.Future] = set()
 
     # ------------------------------------------------------------- running
     async def run(self, stop: asyncio.Event) -> None:
@@ -304,13 +296,34 @@ class Kubelet:
 
     async def _learn_cidr(self, cidr: str) -> None:
         """The node's pod CIDR, from the node IPAM controller: pod IPs come from it."""
-        if self.ipam is not None:
-            self.ipam.set_cidr(cidr)
-        else:  # the runtime allocates: tell it, as upstream's UpdateRuntimeConfig does
-            update = getattr(self.runtime, "UpdateRuntimeConfig", None)
-            if update is not None:
-                await update(cidr)
+        await self.runtime.UpdateRuntimeConfig(cidr)   # the runtime's CNI config takes it, as upstream
         self.pod_cidr = cidr
+
+    # -------------------------------------------------------------- events
+    EVENT_REPEAT = 60.0   # seconds before the same event about the same pod is written again
+
+    async def event(self, pod: dict, reason: str, message: str, type: str = "Warning") -> None:
+        """An Event about ``pod`` from this kubelet; the same one again within
+        EVENT_REPEAT is dropped (upstream's recorder aggregates it)."""
+        key = (pod["metadata"].get("uid", ""), reason)
+        now = self.clock()
+        last = self._events.get(key)
+        if last is not None and last[0] == message and now - last[1] < self.EVENT_REPEAT:
+            return
+        self._events[key] = (message, now)
+        if len(self._events) > 10_000:
+            self._events.clear()
+        try:
+            await self.client.create(event_for(pod, reason, message, component="kubelet", host=self.name, type=type,
+                                               now=now))
+        except errors.ApiError as e:
+            log.debug("%s: event %s about %s: %s", self.name, reason, pod["metadata"].get("name"), e)
+
+    def _later(self, work: Any) -> None:
+        """Run ``work`` (a coroutine) in the background, holding on to it until done."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ---------------------------------------------------------------- pods
     def on_pod(self, pod: dict) -> None:
@@ -426,6 +439,8 @@ class Kubelet:
                 sid = await self.runtime.RunPodSandbox(self._sandbox_config(pod, actions.sandbox_attempt))
             except api.CRIError as e:  # e.g. no pod network yet: the pod stays ContainerCreating
                 log.info("%s: pod %s: creating its sandbox: %s", self.name, pod["metadata"]["name"], e.message)
+                await self.event(pod, "FailedCreatePodSandBox",
+                                 f"Failed to create pod sandbox: rpc error: code = {e.code.value} desc = {e.message}")
                 w.retry_in(1.0)
                 return
             st = await self.runtime.PodSandboxStatus(sid)
@@ -444,12 +459,23 @@ class Kubelet:
             c = next(c for c in spec.get("containers") or () if c["name"] == name)
             await self._start(pod, w, c, sandbox, instances)
 
+    def _dns_config(self, pod: dict) -> api.DNSConfig:
+        """The pod's resolv.conf by its dnsPolicy and dnsConfig (upstream's
+        GetPodDNS); what upstream would say in an event goes into one here."""
+        cfg = pod_dns_config(pod, cluster_dns=self.cfg.cluster_dns, cluster_domain=self.cfg.cluster_domain,
+                             host=self.cfg.host_dns)
+        for warning in cfg.warnings:
+            reason, _, message = warning.partition(": ")
+            self._later(self.event(pod, reason, message))
+        return api.DNSConfig(list(cfg.nameservers), list(cfg.searches), cfg.option_list)
+
     def _sandbox_config(self, pod: dict, attempt: int) -> api.PodSandboxConfig:
         meta = pod["metadata"]
         spec = pod.get("spec") or {}
         return api.PodSandboxConfig(
             api.PodSandboxMetadata(meta["name"], meta.get("uid", ""), meta.get("namespace", ""), attempt),
             hostname=spec.get("hostname") or meta["name"],
+            dns_config=self._dns_config(pod),
             log_directory=f"{self.cfg.log_root}/{meta.get('namespace')}_{meta['name']}_{meta.get('uid')}"
             if self.cfg.log_root else "",  # none: the runtime keeps logs in its own directory
             port_mappings=[api.PortMapping(p.get("containerPort", 0), p.get("protocol", "TCP"),

@@ -2,7 +2,13 @@
 process, each with the ``sim`` runtime in-process, sharing one pod watch
 (events are routed by ``spec.nodeName``) and one set of periodic loops that
 renew every node's Lease and post node statuses in bounded batches — so a
-thousand nodes cost one watch and a few tasks, not thousands."""
+thousand nodes cost one watch and a few tasks, not thousands.
+
+The pool's nodes share one network host (their pods reach each other
+in-process, other nodes' pods over the fabric) and one hollow kube-proxy and
+network agent: the Service rules are the same on every node (the per-node
+``Local`` policies are applied when a connection is made), so they are
+computed and held once."""
 from __future__ import annotations
 
 import asyncio
@@ -12,10 +18,13 @@ from typing import Any, Awaitable, Callable
 
 from kubeapi.informer import DeletedFinalStateUnknown, SharedInformer
 
+from netsim.host import Fabric, Host, LinkFactory, Resolve
+from netsim.pods import PodNetwork
+from netsim.services import RANDOM, ServiceTable
+
 from ..cri.images import ImageStore
-from ..cri.programs.simctx import LocalNetwork
 from ..cri.sim import SimRuntime
-from .ipam import PodIPAM
+from ..proxy.proxier import NETSIM_HOST_ANNOTATION, FabricSync, Proxier
 from .kubelet import Kubelet, KubeletConfig, Prober, every
 from .node import NodeConfig
 
@@ -24,23 +33,41 @@ BATCH = 64  # concurrent API calls per periodic round
 
 class NodePool:
     def __init__(self, client: Any, names: list[str], *, template: KubeletConfig | None = None,
-                 clock: Callable[[], float] = time.time, batch: int = BATCH) -> None:
+                 clock: Callable[[], float] = time.time, batch: int = BATCH, addresses: list[str] | None = None,
+                 host: str = "pool", links: LinkFactory | None = None, resolve: Resolve | None = None,
+                 proxy_mode: str = RANDOM, overlay: bool = True) -> None:
         """``template``: the kubelet settings every node shares (its node
-        name is replaced by each of ``names``)."""
+        name is replaced by each of ``names``, its address by the matching
+        one of ``addresses``). ``host`` names the pool's network host (the
+        actor other hosts reach it through ``links``); ``resolve`` is the
+        pods' DNS; ``overlay``: pod CIDR routes from the Nodes, else from the cloud."""
         self.client = client
         self.template = template or KubeletConfig(NodeConfig("template"))
         self.batch = batch
-        self.network = LocalNetwork()  # pods of the pool reach each other in-process
+        self.host = Host(host, Fabric(), services=ServiceTable(mode=proxy_mode), resolve=resolve, links=links)
         self.pods = SharedInformer(client, "pods")
         self.kubelets: dict[str, Kubelet] = {}
-        for name in names:
+        for i, name in enumerate(names):
             images = ImageStore()
-            ipam = PodIPAM()
-            runtime = SimRuntime(images, network=self.network, allocate_ip=ipam.allocate, release_ip=ipam.release)
-            cfg = dataclasses.replace(self.template, node=dataclasses.replace(self.template.node, name=name))
-            self.kubelets[name] = Kubelet(cfg, client, runtime, images, prober=Prober(runtime, self.network),
-                                          ipam=ipam, pods=self.pods, clock=clock)
+            node = dataclasses.replace(self.template.node, name=name,
+                                       node_ip=addresses[i] if addresses else self.template.node.node_ip,
+                                       annotations={**self.template.node.annotations, NETSIM_HOST_ANNOTATION: host})
+            self.host.add_node(name, (node.node_ip,))
+            network = PodNetwork(self.host, name)
+            runtime = SimRuntime(images, network=network)
+            cfg = dataclasses.replace(self.template, node=node)
+            self.kubelets[name] = Kubelet(cfg, client, runtime, images, prober=Prober(runtime, network),
+                                          pods=self.pods, clock=clock)
         self.pods.add_event_handler(self._on_add, self._on_update, self._on_delete)
+        # the hollow kube-proxy and network agent of every node of the pool
+        self.services = SharedInformer(client, "services")
+        self.slices = SharedInformer(client, "endpointslices")
+        self.nodes = SharedInformer(client, "nodes")
+        self.proxier = Proxier(self.services.indexer, self.slices.indexer, self.host)
+        self.services.add_event_handler(self.proxier.on_service, self.proxier.on_service, self.proxier.on_service)
+        self.slices.add_event_handler(self.proxier.on_slice, self.proxier.on_slice, self.proxier.on_slice)
+        self.fabric_sync = FabricSync(self.nodes.indexer, self.host, overlay=overlay)
+        self.nodes.add_event_handler(self.fabric_sync.on_node, self.fabric_sync.on_node, self.fabric_sync.on_node)
 
     # ------------------------------------------------------------- routing
     def _kubelet(self, pod: Any) -> Kubelet | None:
@@ -75,6 +102,8 @@ class NodePool:
         await self.register()
         t = self.template
         tasks = [asyncio.create_task(self.pods.run(stop)),
+                 *(asyncio.create_task(inf.run(stop)) for inf in (self.services, self.slices, self.nodes)),
+                 asyncio.create_task(self.proxier.run(1, stop)), asyncio.create_task(self.fabric_sync.run(1, stop)),
                  asyncio.create_task(every(t.renew_interval, lambda: self._each(lambda k: k.renew_lease()), stop)),
                  asyncio.create_task(every(t.status_interval, lambda: self._each(lambda k: k.post_node_status()),
                                            stop)),

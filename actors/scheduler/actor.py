@@ -24,6 +24,7 @@ import ray
 from kubeapi import errors
 from kubeapi.client import Client
 from kubeapi.informer import NAMESPACE_INDEX, SharedInformerFactory
+from kubeapi.events import event_for
 from kubeapi.models.base import format_time
 
 from ..apiserver.actor import NAMESPACE
@@ -164,15 +165,8 @@ class SchedulerActor:
             await self.client.patch("pods", meta["name"], {"status": status}, meta["namespace"],
                                     patch_type="strategic", subresource="status")
             if self.cfg.events:
-                await self.client.create({
-                    "apiVersion": "v1", "kind": "Event",
-                    # named as upstream's event recorder names them: <object>.<unix nanos in hex>
-                    "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": meta["namespace"]},
-                    "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
-                                       "namespace": meta["namespace"], "uid": meta.get("uid", "")},
-                    "reason": "FailedScheduling", "message": message, "type": "Warning",
-                    "source": {"component": "default-scheduler"}, "reportingComponent": "default-scheduler",
-                    "firstTimestamp": format_time(time.time()), "lastTimestamp": format_time(time.time()), "count": 1})
+                await self.client.create(event_for(pod, "FailedScheduling", message,
+                                                   component="default-scheduler"))
         except errors.ApiError as e:
             if not errors.is_not_found(e):
                 log.warning("reporting %s unschedulable: %s", key, e)

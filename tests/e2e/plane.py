@@ -32,6 +32,10 @@ class ControlPlane:
         assert r.returncode == 0, f"kubectl {' '.join(args)} failed ({r.returncode}): {r.stderr}"
         return r.stdout
 
+    def raykube(self, *args: str) -> subprocess.CompletedProcess:
+        """The raykube CLI against this cluster (``--address`` added)."""
+        return _raykube(self.address, os.path.join(self.tmp, "data"), *args)
+
     def fails(self, *args: str, **kw) -> str:
         """kubectl that must fail; its stderr."""
         r = self.kubectl(*args, **kw)

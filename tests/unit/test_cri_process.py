@@ -20,11 +20,17 @@ from actors.cri.images import ImageStore
 from actors.cri.process import (
     MIN_RLIMIT_AS,
     PID_ANNOTATION,
-    LoopbackAllocator,
     ProcessRuntime,
     exit_code,
 )
 from actors.cri.logformat import rfc3339nano
+from netsim.pods import PodNetwork
+from netsim.addresses import CLUSTER_DNS_IP
+from netsim.dns import DNSRecords
+from netsim.realsockets import loopback_address
+from netsim.resolver import local_nameserver, pod_resolver
+from netsim.services import SERVICE_NAME_LABEL, service_ports
+from netsim.traffic import http_request_bytes
 
 from .cri_contract import RuntimeContract
 
@@ -36,11 +42,11 @@ Scenario = Callable[[ProcessRuntime, ImageStore, str], Awaitable[Any]]
 
 
 def make_runtime(root: str) -> tuple[ProcessRuntime, ImageStore]:
-    """A runtime with instant pulls; a random start in 127.77/16 keeps runs
-    on one machine (other test sessions) off each other's addresses."""
+    """A runtime with instant pulls; a random pod CIDR (hence loopback /24)
+    keeps runs on one machine (other test sessions) off each other's addresses."""
     images = ImageStore(bandwidth=1e15)
-    ipam = LoopbackAllocator(start=random.randrange(256 * 254))
-    return ProcessRuntime(images, root, allocate_ip=ipam.allocate, release_ip=ipam.release), images
+    cidr = f"10.{random.randrange(1, 255)}.{random.randrange(256)}.0/24"
+    return ProcessRuntime(images, root, network=PodNetwork.standalone(cidr=cidr)), images
 
 
 def run(tmp_path: Any, scenario: Scenario, limit: float = 20.0) -> Any:
@@ -99,12 +105,7 @@ def gone(pid: int) -> bool:
 def test_helpers() -> None:
     assert rfc3339nano(1_700_000_000_000_000_042) == "2023-11-14T22:13:20.000000042Z"
     assert exit_code(3) == 3 and exit_code(-15) == 143 and exit_code(-9) == 137
-    ipam = LoopbackAllocator(start=253)
-    a, b = ipam.allocate("a"), ipam.allocate("b")
-    assert (a, b) == ("127.77.0.254", "127.77.1.1")
-    assert ipam.allocate("a") == a
-    ipam.release("a")
-    assert ipam.allocate("c") == "127.77.1.2"   # a freed address is not handed out next
+    assert loopback_address("10.244.3.7") == "127.244.3.7"
 
 
 # ------------------------------------------------------------------ containers
@@ -194,7 +195,7 @@ def test_exec_env_working_dir_and_memory_limit(tmp_path) -> None:
         cfg = pod("web", logs)
         sid = await rt.RunPodSandbox(cfg)
         ip = (await rt.PodSandboxStatus(sid)).network.ip
-        assert ip.startswith("127.77.")
+        assert ip.startswith("10.") and rt._sandboxes[sid].real_ip == loopback_address(ip)
         common = dict(working_dir="/srv/app", envs=[api.KeyValue("FOO", "bar")],
                       resources=api.LinuxContainerResources(memory_limit_in_bytes=2 * MIN_RLIMIT_AS))
         env_c = await rt.CreateContainer(sid, ctr("env", command=["env"], **common), cfg)
@@ -235,14 +236,14 @@ def test_exec_env_working_dir_and_memory_limit(tmp_path) -> None:
     run(tmp_path, scenario)
 
 
-def test_two_pods_serve_the_same_port(tmp_path) -> None:
-    async def get(session: aiohttp.ClientSession, url: str, timeout: float = 10.0) -> str:
+def test_two_pods_serve_the_same_port_reached_through_the_pod_network(tmp_path) -> None:
+    async def get(rt: ProcessRuntime, url: str, timeout: float = 10.0) -> str:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as resp:
-                    return await resp.text()
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+                status, body = await rt.network.request("", "GET", url, timeout=1)
+                return body.decode()
+            except OSError:
                 assert time.monotonic() < deadline, f"{url} never answered"
                 await asyncio.sleep(0.1)
 
@@ -257,12 +258,66 @@ def test_two_pods_serve_the_same_port(tmp_path) -> None:
             await rt.StartContainer(cid)
             ips[name] = (await rt.PodSandboxStatus(sid)).network.ip
         assert ips["pod-a"] != ips["pod-b"]
-        async with aiohttp.ClientSession() as session:
-            for name, ip in ips.items():
-                assert await get(session, f"http://{ip}:8080/hostname") == name
+        for name, ip in ips.items():   # the flow ends at the real socket of the pod's process
+            assert await get(rt, f"http://{ip}:8080/hostname") == name
+        reply = await rt.network.send("", ips["pod-a"], 8080, http_request_bytes("GET", ips["pod-a"], 8080, "/"))
+        assert reply.ok and reply.payload.startswith(b"HTTP/1.1 200")
+        assert "process on 127." in reply.hops[-1].what
+        refused = await rt.network.send("", ips["pod-a"], 9999, b"x")
+        assert refused.error == "refused"
+        async with aiohttp.ClientSession() as session:   # and on its loopback address, directly
+            async with session.get(f"http://{loopback_address(ips['pod-b'])}:8080/hostname") as resp:
+                assert await resp.text() == "pod-b"
         running = await rt.ListContainers(api.ContainerFilter(state=api.ContainerState.CONTAINER_RUNNING))
         assert len(running) == 2
     run(tmp_path, scenario)
+
+
+def test_real_processes_reach_a_service_by_name_through_the_gateway(tmp_path) -> None:
+    """A real ``wget`` in one pod asks for ``http://web/``: the node's egress
+    gateway takes it into the pod network, which resolves the name with the
+    pod's resolv.conf, applies the Service rule and ends at the real socket
+    of the other pod's process."""
+    async def scenario(rt: ProcessRuntime, images: ImageStore, logs: str) -> None:
+        await images.PullImage(api.ImageSpec(AGNHOST))
+        await images.PullImage(api.ImageSpec(BUSYBOX))
+        records = DNSRecords()
+        rt.network.host.resolve = pod_resolver({CLUSTER_DNS_IP: local_nameserver(records)}.get)
+        web = pod("web", logs)
+        web_sid = await rt.RunPodSandbox(web)
+        await rt.StartContainer(await rt.CreateContainer(
+            web_sid, ctr("netexec", image=AGNHOST, args=["netexec", "--http-port", "8080"]), web))
+        web_ip = (await rt.PodSandboxStatus(web_sid)).network.ip
+        client = pod("client", logs)
+        client.dns_config = api.DNSConfig([CLUSTER_DNS_IP], ["default.svc.cluster.local", "svc.cluster.local",
+                                                             "cluster.local"], ["ndots:5"])
+        client_sid = await rt.RunPodSandbox(client)
+        cid = await rt.CreateContainer(client_sid, ctr("main", command=["sleep", "infinity"]), client)
+        await rt.StartContainer(cid)
+        svc = {"metadata": {"name": "web", "namespace": "default"},
+               "spec": {"type": "ClusterIP", "clusterIP": "10.96.7.7", "clusterIPs": ["10.96.7.7"],
+                        "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}
+        slc = {"metadata": {"name": "web-x", "namespace": "default", "labels": {SERVICE_NAME_LABEL: "web"}},
+               "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+               "endpoints": [{"addresses": [web_ip], "conditions": {"ready": True}}]}
+        records.set_service(svc)
+        records.set_endpoint_slice(slc)
+        rt.network.host.program_service("default/web", service_ports(svc, [slc]))
+        deadline = time.monotonic() + 15
+        while True:
+            r = await rt.ExecSync(cid, ["wget", "-qO-", "http://web/hostname"], timeout=10)
+            if r.exit_code == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert (r.exit_code, r.stdout) == (0, b"web"), r.stderr
+        r = await rt.ExecSync(cid, ["wget", "-qO-", "http://web.default.svc.cluster.local/clientip"], timeout=10)
+        assert r.stdout.decode().split(":")[0] == loopback_address((await rt.PodSandboxStatus(client_sid))
+                                                                    .network.ip)
+        r = await rt.ExecSync(cid, ["wget", "-qO-", "http://nowhere/"], timeout=10)
+        assert r.exit_code == 1 and b"bad address 'nowhere'" in r.stderr
+        r = await rt.ExecSync(cid, ["wget", "-qO-", "http://10.96.7.8/"], timeout=10)
+        assert r.exit_code == 1 and b"No route to host" in r.stderr
+    run(tmp_path, scenario, limit=60)
 
 
 # ------------------------------------------------------------------ contract

@@ -20,7 +20,8 @@ import pytest
 from actors.cri.programs import PROGRAMS, run_program
 from actors.cri.programs.base import SIGTERM_EXIT, Stdin, task_exit_code
 from actors.cri.programs.shell import ShellSyntaxError, parse_script
-from actors.cri.programs.simctx import LocalNetwork, SimContext
+from actors.cri.programs.simctx import SimContext
+from netsim.pods import PodNetwork
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000.0
@@ -78,7 +79,7 @@ class FakeClock:
 class Pod:
     """A pod in the simulation: its IP, shared files, containers' contexts."""
 
-    def __init__(self, clock: FakeClock, net: LocalNetwork, ip: str, hostname: str = "pod-a") -> None:
+    def __init__(self, clock: FakeClock, net: PodNetwork, ip: str, hostname: str = "pod-a") -> None:
         self.clock, self.net, self.ip, self.hostname = clock, net, ip, hostname
         self.files: dict[str, bytes] = {}
 
@@ -98,9 +99,10 @@ def sim(test):
     def wrapper():
         async def body():
             clock = FakeClock()
-            net = LocalNetwork(sleep=clock.sleep)
-            a = Pod(clock, net, "10.244.0.5", "pod-a")
-            b = Pod(clock, net, "10.244.0.6", "pod-b")
+            net = PodNetwork.standalone(sleep=clock.sleep)
+            net.plugin.store.set_last_reserved("10.244.0.4")  # the pods below get .5 and .6
+            a = Pod(clock, net, net.setup("sandbox-a", pod="default/pod-a").ip, "pod-a")
+            b = Pod(clock, net, net.setup("sandbox-b", pod="default/pod-b").ip, "pod-b")
             await test(clock, a, b)
         asyncio.run(asyncio.wait_for(body(), timeout=20))
     wrapper.__name__ = test.__name__
@@ -309,7 +311,7 @@ async def test_netexec_endpoints_from_another_pod(clock, a, b):
     assert await b.ctx().http_request("GET", "http://10.244.0.5:8080/exit?code=7") == (200, b"")
     await clock.settle()
     assert task.done() and task.result() == 7
-    assert a.net.listening("10.244.0.5") == []        # the port closed with the program
+    assert a.net.namespace("10.244.0.5").listening() == []        # the port closed with the program
 
 
 @sim
@@ -322,7 +324,7 @@ async def test_netexec_delay_shutdown_keeps_serving(clock, a, b):
     assert await b.ctx().http_request("GET", "http://10.244.0.5:8080/echo?msg=still") == (200, b"still")
     await clock.advance(1)
     assert task.done() and task_exit_code(task) == 0
-    assert a.net.listening("10.244.0.5") == []
+    assert a.net.namespace("10.244.0.5").listening() == []
 
 
 @sim
@@ -504,14 +506,14 @@ def test_process_real_python(tmp_path):
 def test_process_netexec_on_a_pod_address_then_sigterm(tmp_path):
     ip = "127.0.57.3"
     port = _free_port(ip)
-    proc = _spawn(["agnhost", "netexec", f"--http-port={port}"], tmp_path, RAYKUBE_POD_IP=ip, HOSTNAME="pod-x")
+    proc = _spawn(["agnhost", "netexec", f"--http-port={port}"], tmp_path, RAYKUBE_BIND_IP=ip, HOSTNAME="pod-x")
     try:
         deadline = time.monotonic() + 15
         assert _get(f"http://{ip}:{port}/hostname", deadline) == b"pod-x"
         assert _get(f"http://{ip}:{port}/echo?msg=yo", deadline) == b"yo"
         # another pod (its own 127.x address) asks for its client IP
         code, out, _ = _run(["wget", "-qO-", f"http://{ip}:{port}/clientip"], tmp_path,
-                            RAYKUBE_POD_IP="127.0.57.4")
+                            RAYKUBE_BIND_IP="127.0.57.4")
         assert code == 0 and out.startswith("127.0.57.4:")
         code, _, err = _run(["wget", "-qO-", f"http://{ip}:{_free_port(ip)}/"], tmp_path)
         assert code == 1 and "Connection refused" in err

@@ -16,7 +16,10 @@ from actors.cri import api
 from actors.cri.images import ImageStore
 from actors.cri.programs.base import program
 from actors.cri.logformat import MAX_LOG_LINE, cri_log_lines, rfc3339nano
-from actors.cri.sim import EXIT_SIGKILL, SimRuntime, SubnetAllocator
+from actors.cri.sim import EXIT_SIGKILL, SimRuntime
+from netsim.cni import CNIError
+from netsim.host import Fabric, Host
+from netsim.pods import PodNetwork
 
 try:
     from .cri_contract import AGNHOST, BUSYBOX, CRI_LINE, RuntimeContract
@@ -342,52 +345,46 @@ def test_pods_reach_each_other_by_ip(tmp_path):
 
 
 # ------------------------------------------------------------ addresses
-def test_ip_hooks_are_called_once_per_sandbox(tmp_path):
-    calls: list[tuple[str, str]] = []
-
-    def allocate(sid: str) -> str:
-        calls.append(("allocate", sid))
-        return "192.0.2.7"
-
-    async def release(sid: str) -> None:
-        calls.append(("release", sid))
+def test_sandbox_is_wired_into_the_pod_network_and_out_once(tmp_path):
+    net = PodNetwork.standalone(cidr="10.244.3.0/24")
 
     async def body(sim: Sim) -> None:
         sid, _ = await sim.sandbox()
-        assert (await sim.rt.PodSandboxStatus(sid)).network.ip == "192.0.2.7"
+        ip = (await sim.rt.PodSandboxStatus(sid)).network.ip
+        assert ip == "10.244.3.2"
+        ns = net.namespace(ip)
+        assert ns is not None and ns.pod == "ns/pod"
+        net.check(sid)                                          # CNI CHECK: as ADD left it
+        assert net.plugin.ipam.allocations() == {ip: sid}
         await sim.rt.StopPodSandbox(sid)
-        await sim.rt.StopPodSandbox(sid)
+        await sim.rt.StopPodSandbox(sid)                        # DEL twice is no error
         await sim.rt.RemovePodSandbox(sid)
-        assert calls == [("allocate", sid), ("release", sid)]
+        assert net.namespace(ip) is None and net.plugin.ipam.allocations() == {}
+        with pytest.raises(CNIError):
+            net.check(sid)
         with pytest.raises(api.NotFound):
             await sim.rt.PodSandboxStatus(sid)
-    simulate(tmp_path, body, allocate_ip=allocate, release_ip=release)
+    simulate(tmp_path, body, network=net)
 
 
-def test_allocator_failure_is_typed(tmp_path):
-    def broken(sid: str) -> str:
-        raise ValueError("IPAM is down")
+def test_network_not_ready_fails_the_sandbox_typed(tmp_path):
+    host = Host("h", Fabric())
+    net = PodNetwork(host, "node-a")                           # no podCIDR yet
 
     async def body(sim: Sim) -> None:
-        with pytest.raises(api.CRIError, match="IPAM is down"):
+        with pytest.raises(api.CRIError, match="network is not ready"):
             await sim.sandbox()
         assert await sim.rt.ListPodSandbox() == []
-    simulate(tmp_path, body, allocate_ip=broken)
+        assert host.nodes["node-a"].namespaces == {}          # nothing left behind
+    simulate(tmp_path, body, network=net)
 
 
-def test_default_allocator_range_reuse_and_exhaustion(tmp_path):
-    ipam = SubnetAllocator()
-    ips = [ipam.allocate(f"s{i}") for i in range(253)]
-    assert ips[0] == "10.244.0.2" and ips[-1] == "10.244.0.254" and len(set(ips)) == 253
-    assert ipam.allocate("s0") == "10.244.0.2"        # the same owner keeps its address
-    with pytest.raises(api.ResourceExhausted):
-        ipam.allocate("one-too-many")
-    ipam.release("s9")
-    assert ipam.allocate("new") == "10.244.0.11"
-
+def test_address_exhaustion_and_reuse(tmp_path):
     async def body(sim: Sim) -> None:
         ids = [(await sim.sandbox(f"p{i}"))[0] for i in range(253)]
-        with pytest.raises(api.ResourceExhausted):
+        ips = {(await sim.rt.PodSandboxStatus(i)).network.ip for i in ids}
+        assert len(ips) == 253 and "10.244.0.1" not in ips and "10.244.0.255" not in ips
+        with pytest.raises(api.CRIError, match="no IP addresses available in range set: 10.244.0.2-10.244.0.254"):
             await sim.sandbox("full")
         await sim.rt.StopPodSandbox(ids[0])
         sid, _ = await sim.sandbox("fits")

@@ -5,6 +5,7 @@ when they do not fit, and are stopped and deleted when asked."""
 from __future__ import annotations
 
 import asyncio
+import random
 from contextlib import asynccontextmanager
 
 from actors.apiserver.server import APIServer, LocalTransport
@@ -12,11 +13,12 @@ from actors.apiserver.storage import LocalKV
 from actors.cri.images import ImageStore
 from actors.cri.sim import SimRuntime
 from actors.kubelet.backoff import RestartBackoff
-from actors.kubelet.ipam import PodIPAM
 from actors.kubelet.kubelet import Kubelet, KubeletConfig, Prober
 from actors.kubelet.node import NodeConfig
 from kubeapi import errors
 from kubeapi.client import Client
+from netsim.pods import PodNetwork
+from netsim.realsockets import LoopbackSockets, loopback_address
 from tests.fakes import eventually
 
 from .ctrl_fakes import run
@@ -31,12 +33,11 @@ async def cluster(server: APIServer | None = None, **cfg):
     client = Client(LocalTransport(server), poll_seconds=0.05)
     await client.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}})
     images = ImageStore(bandwidth=10 ** 12)
-    ipam = PodIPAM("10.244.7.0/24")
-    runtime = SimRuntime(images, allocate_ip=ipam.allocate, release_ip=ipam.release)
+    runtime = SimRuntime(images, network=PodNetwork.standalone(NODE, "10.244.7.0/24"))
     node = NodeConfig(NODE, node_ip="192.168.0.10", capacity={"cpu": "2", "memory": "4Gi", "pods": "10"})
     kubelet = Kubelet(KubeletConfig(node, renew_interval=0.2, status_interval=0.2, relist_period=0.1,
                                     pull_backoff=RestartBackoff(initial=0.5, maximum=1), **cfg),
-                      client, runtime, images, prober=Prober(runtime, runtime.network), ipam=ipam)
+                      client, runtime, images, prober=Prober(runtime, runtime.network))
     kubelet.backoff = RestartBackoff(initial=0.3, maximum=0.6)
     stop = asyncio.Event()
     task = asyncio.create_task(kubelet.run(stop))
@@ -230,13 +231,15 @@ def test_logs_as_kubectl_logs_shows_them():
     run(go())
 
 
-def test_network_probes_against_real_sockets():
+def test_network_probes_reach_real_sockets_through_the_pod_network():
     from aiohttp import web
 
-    from actors.kubelet.kubelet import RealNetwork
     from actors.kubelet.probes import READINESS, ProbeState, probe_spec
 
     async def go() -> None:
+        net = PodNetwork.standalone(cidr=f"10.{random.randrange(1, 255)}.{random.randrange(256)}.0/24",
+                                    sockets=LoopbackSockets())
+        pod_ip = net.setup("sandbox", pod="ns/web", real_ip=loopback_address).ip
         health = {"code": 200}
 
         async def healthz(_request):
@@ -245,22 +248,22 @@ def test_network_probes_against_real_sockets():
         app.router.add_get("/healthz", healthz)
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, loopback_address(pod_ip), 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001 - the port bound
-        prober = Prober(None, RealNetwork())
+        prober = Prober(None, net)
 
         def state(kind: dict) -> ProbeState:
             return ProbeState(READINESS, probe_spec({"readinessProbe": kind}, READINESS), 0.0)
         http = state({"httpGet": {"path": "/healthz", "port": port}})
         tcp = state({"tcpSocket": {"port": port}})
         try:
-            assert await prober.probe(http, "", "127.0.0.1") is True
-            assert await prober.probe(tcp, "", "127.0.0.1") is True
+            assert await prober.probe(http, "", pod_ip) is True
+            assert await prober.probe(tcp, "", pod_ip) is True
             health["code"] = 500
-            assert await prober.probe(http, "", "127.0.0.1") is False
+            assert await prober.probe(http, "", pod_ip) is False
         finally:
             await runner.cleanup()
-        assert await prober.probe(tcp, "", "127.0.0.1") is False  # nothing listens now
-        assert await prober.probe(http, "", "127.0.0.1") is False
+        assert await prober.probe(tcp, "", pod_ip) is False  # nothing listens now
+        assert await prober.probe(http, "", pod_ip) is False
     run(go())

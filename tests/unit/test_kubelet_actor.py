@@ -36,7 +36,7 @@ async def start_pod(cri: CRIActor, argv: list[str]) -> tuple[str, str]:
 @pytest.mark.parametrize("runtime", ["sim", "process"])
 def test_network_probes_reach_pods_through_the_cri_actor(runtime, tmp_path):
     async def go() -> None:
-        cri = CRIActor("n1", runtime, root_dir=str(tmp_path))
+        cri = CRIActor("n1", runtime, root_dir=str(tmp_path), local=True)
         cri.images.bandwidth = 10 ** 12
         try:
             cid, ip = await start_pod(cri, ["agnhost", "netexec", "--http-port=8080"])
@@ -59,7 +59,7 @@ def test_network_probes_reach_pods_through_the_cri_actor(runtime, tmp_path):
 
 def test_closing_a_process_cri_actor_removes_the_directory_it_made():
     async def go() -> str:
-        cri = CRIActor("n2", "process")
+        cri = CRIActor("n2", "process", local=True)
         await start_pod(cri, ["sleep", "3600"])
         assert os.path.isdir(cri.root_dir) and os.listdir(cri.root_dir)
         await cri.close()

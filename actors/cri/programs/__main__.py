@@ -1,5 +1,5 @@
 """``python -m actors.cri.programs <argv...>``: one container's process for
-the ``process`` runtime. The pod's address comes from ``RAYKUBE_POD_IP``.
+the ``process`` runtime. The pod's addresses come from ``RAYKUBE_POD_IP`` and ``RAYKUBE_BIND_IP``.
 
 SIGTERM cancels the program: it exits 143 unless the program handles the
 termination (servers exit 0, as a graceful shutdown); SIGINT likewise, 130."""
@@ -12,10 +12,9 @@ import socket
 import sys
 
 from . import run_program
-from .base import TAKE_TERMINAL_ENV
+from .base import BIND_IP_ENV, GATEWAY_ENV, POD_IP_ENV, TAKE_TERMINAL_ENV
 from .osctx import OSContext
 
-POD_IP_ENV = "RAYKUBE_POD_IP"
 RUNTIME_PID_ENV = "RAYKUBE_RUNTIME_PID"  # the runtime that started us: we die with it
 
 
@@ -53,7 +52,9 @@ def die_with_runtime() -> None:
 def context_from_environment() -> OSContext:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAYKUBE_")}
     hostname = os.environ.get("HOSTNAME") or socket.gethostname()
-    return OSContext(env, hostname, os.getcwd(), os.environ.get(POD_IP_ENV) or "127.0.0.1")
+    bind = os.environ.get(BIND_IP_ENV) or "127.0.0.1"
+    return OSContext(env, hostname, os.getcwd(), bind, ip=os.environ.get(POD_IP_ENV) or bind,
+                     gateway=os.environ.get(GATEWAY_ENV, ""))
 
 
 async def main(ctx: OSContext, argv: list[str]) -> int:

@@ -17,11 +17,13 @@ import asyncio
 import posixpath
 from typing import Any, Awaitable, Callable, NoReturn, Protocol
 
-# (method, path, headers, body, client address) -> (status, headers, body)
-HTTPHandler = Callable[[str, str, dict[str, str], bytes, str], Awaitable[tuple[int, dict[str, str], bytes]]]
+from netsim.traffic import HTTPHandler  # noqa: F401  (programs' servers are written against it)
 
 
 TAKE_TERMINAL_ENV = "RAYKUBE_TAKE_TERMINAL"  # set by the runtime: stdin is a terminal to make ours (exec -t)
+BIND_IP_ENV = "RAYKUBE_BIND_IP"    # where a real process's servers listen (its pod IP moved into 127/8)
+POD_IP_ENV = "RAYKUBE_POD_IP"      # the pod's address in the pod network (what ``hostname -i`` says)
+GATEWAY_ENV = "RAYKUBE_NETSIM_GATEWAY"   # host:port of the node's egress gateway into the pod network
 
 
 class ProgramExit(Exception):

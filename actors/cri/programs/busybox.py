@@ -6,11 +6,13 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import socket
 import time
 from http import HTTPStatus
 
+from netsim.pods import split_url
+
 from .base import Context, SubContext, forever, program, to_bytes
-from .simctx import split_url
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -137,7 +139,7 @@ async def printenv(ctx: Context, argv: list[str]) -> int:
 @program("hostname")
 async def hostname(ctx: Context, argv: list[str]) -> int:
     if argv and argv[0] in ("-i", "-I"):
-        ip = getattr(ctx, "ip", None) or getattr(ctx, "bind_ip", "")
+        ip = getattr(ctx, "ip", "")
         ctx.stdout(f"{ip}\n")
         return 0
     ctx.stdout(ctx.hostname + "\n")
@@ -333,6 +335,9 @@ async def wget(ctx: Context, argv: list[str]) -> int:
         status, body = await ctx.http_request("HEAD" if spider else "GET", url, b"", timeout)
     except TimeoutError:
         ctx.stderr("wget: download timed out\n")
+        return 1
+    except socket.gaierror:
+        ctx.stderr(f"wget: bad address '{host}'\n")
         return 1
     except OSError as e:
         reason = os.strerror(e.errno) if e.errno else str(e)

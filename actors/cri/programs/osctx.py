@@ -17,7 +17,11 @@ import aiohttp
 from aiohttp import web
 
 from .base import HTTPHandler, ProgramExit, Stdin, forever, run_program, to_bytes
-from .simctx import LOOPBACK, split_url
+from netsim.pods import split_url
+from netsim.realsockets import NETSIM_ERROR_HEADER
+from netsim.traffic import Reply
+
+from .simctx import LOOPBACK
 
 SHUTDOWN_TIMEOUT = 2.0   # seconds a closing server waits for requests in flight
 
@@ -50,11 +54,18 @@ class OSContext:
     simulated = False
 
     def __init__(self, env: dict[str, str], hostname: str, cwd: str, bind_ip: str = "127.0.0.1", *,
-                 out: BinaryIO | None = None, err: BinaryIO | None = None) -> None:
+                 ip: str = "", gateway: str = "", out: BinaryIO | None = None,
+                 err: BinaryIO | None = None) -> None:
+        """``bind_ip``: where servers listen on this machine; ``ip``: the pod's
+        address in the pod network (the same when there is none); ``gateway``:
+        host:port of the node's egress gateway, through which requests to
+        anything but this machine's loopback go into the pod network."""
         self.env = dict(env)
         self.hostname = hostname
         self.cwd = cwd
         self.bind_ip = bind_ip
+        self.ip = ip or bind_ip
+        self.gateway = gateway
         self._out = out
         self._err = err
         self._held: list[bytearray] = []
@@ -142,14 +153,20 @@ class OSContext:
         host, port, path = split_url(url)
         if host in LOOPBACK:
             host = self.bind_ip
-        local = (self.bind_ip, 0) if host.startswith("127.") and self.bind_ip.startswith("127.") else None
+        proxy = f"http://{self.gateway}" if self.gateway and not host.startswith("127.") else None
+        local = (self.bind_ip, 0) if (proxy or host.startswith("127.")) and self.bind_ip.startswith("127.") \
+            else None
         target = f"http://{host}:{port}{path}"
         connector = aiohttp.TCPConnector(local_addr=local, force_close=True)
         try:
             async with aiohttp.ClientSession(connector=connector,
                                              timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-                async with session.request(method.upper(), target, data=body or None) as resp:
-                    return resp.status, await resp.read()
+                async with session.request(method.upper(), target, data=body or None, proxy=proxy) as resp:
+                    failed = resp.headers.get(NETSIM_ERROR_HEADER) if proxy else None
+                    data = await resp.read()
+                    if failed:   # the flow failed inside the pod network: the error its socket would see
+                        Reply(error=failed, message=data.decode(errors="replace")).raise_for_error()
+                    return resp.status, data
         except asyncio.TimeoutError as e:
             raise TimeoutError(f"{method} {url}: timed out after {timeout}s") from e
         except aiohttp.ClientConnectorError as e:

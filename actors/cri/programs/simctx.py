@@ -2,18 +2,15 @@
 in-memory files and a pluggable network, so a node can host thousands of
 containers and a test can move time by hand.
 
-The network is an object with ``listen``/``request``; :class:`LocalNetwork`
-wires pods together in-process by their sandbox IPs until the real network
-simulator replaces it.
+The network is an object with ``listen``/``request``: a node's
+:class:`netsim.pods.PodNetwork`, through which pods reach each other, Services
+and DNS names.
 """
 from __future__ import annotations
 
-import asyncio
 import errno
-import itertools
 import posixpath
 from typing import Awaitable, Callable, Protocol
-from urllib.parse import urlsplit
 
 from .base import HTTPHandler, ProgramExit, Stdin, forever, run_program, to_bytes
 
@@ -36,84 +33,6 @@ class Network(Protocol):
         """An HTTP request from ``src_ip``: (status, body). ConnectionRefusedError
         when nothing listens, OSError(EHOSTUNREACH) for an unknown host,
         TimeoutError when the answer takes longer than ``timeout``."""
-
-
-def split_url(url: str) -> tuple[str, int, str]:
-    """(host, port, path with query) of an http URL; a missing scheme means http."""
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", ""):
-        raise OSError(errno.EPROTONOSUPPORT, f"unsupported scheme {parts.scheme!r}")
-    try:
-        port = parts.port or 80
-    except ValueError as e:
-        raise OSError(errno.EINVAL, f"bad port in {url!r}") from e
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return parts.hostname or "", port, path
-
-
-class LocalNetwork:
-    """Pods talking in-process: (ip, port) -> handler. Host names are taken as
-    IPs literally; ``localhost`` is the caller's own IP. An IP is known once
-    something listens on it, it was added with :meth:`add_host`, or it is the
-    caller's; other IPs have no route."""
-
-    def __init__(self, sleep: Sleep = asyncio.sleep) -> None:
-        self._sleep = sleep
-        self._listeners: dict[tuple[str, int], HTTPHandler] = {}
-        self._hosts: set[str] = set()
-        self._ports = itertools.count(32768)
-
-    def add_host(self, ip: str) -> None:
-        self._hosts.add(ip)
-
-    def remove_host(self, ip: str) -> None:
-        self._hosts.discard(ip)
-
-    def listening(self, ip: str) -> list[int]:
-        """The ports open on ``ip`` (for status and tests)."""
-        return sorted(p for (i, p) in self._listeners if i == ip)
-
-    async def listen(self, ip: str, port: int, handler: HTTPHandler) -> Closer:
-        key = (ip, int(port))
-        if key in self._listeners:
-            raise OSError(errno.EADDRINUSE, f"listen tcp {ip}:{port}: bind: address already in use")
-        self._listeners[key] = handler
-
-        def close() -> None:
-            if self._listeners.get(key) is handler:
-                del self._listeners[key]
-        return close
-
-    async def request(self, src_ip: str, method: str, url: str, body: bytes = b"",
-                      timeout: float = 10.0) -> tuple[int, bytes]:
-        host, port, path = split_url(url)
-        if host in LOOPBACK:
-            host = src_ip
-        handler = self._listeners.get((host, port))
-        if handler is None:
-            if host == src_ip or host in self._hosts or self.listening(host):
-                raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
-            raise OSError(errno.EHOSTUNREACH, "No route to host")
-        headers = {"Host": f"{host}:{port}", "Content-Length": str(len(body))}
-        call = asyncio.ensure_future(handler(method.upper(), path, headers, body,
-                                             f"{src_ip}:{next(self._ports)}"))
-        timer = asyncio.ensure_future(self._sleep(timeout))
-        try:
-            await asyncio.wait({call, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-            if not call.done():
-                call.cancel()
-        if not call.done() or call.cancelled():
-            raise TimeoutError(f"{method} {url}: timed out after {timeout}s")
-        if call.exception() is not None:
-            return 500, f"{type(call.exception()).__name__}: {call.exception()}".encode()
-        status, _, data = call.result()
-        return int(status), to_bytes(data)
 
 
 class SimContext:
