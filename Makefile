@@ -54,7 +54,7 @@ demo: $(STAMP)
 	  [ -n "$$LB" ] && break; sleep 1; done && \
 	$$K net curl http://$$LB/hostname && \
 	$$K net curl --from default/client http://echo/hostname && \
-	$$KC exec client -- wget -qO- http://echo.default.svc.cluster.local/hostname
+	$$KC exec client -- wget -qO- http://echo.default.svc.cluster.local/hostname && echo
 
 sim: $(STAMP)
 	$(PY) -m raftstore.sim --seeds 300 --faults all

@@ -12,6 +12,7 @@ import asyncio
 import errno
 import ipaddress
 import itertools
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -215,7 +216,21 @@ class Fabric:
 
 
 # ------------------------------------------------------------------ host
-Resolve = Callable[[NetNS | None, str], Awaitable[tuple[list[str], str]]]
+@dataclass(frozen=True)
+class Resolved:
+    """A name lookup's outcome: the addresses, the name that answered, the nameserver asked."""
+    name: str
+    ips: tuple[str, ...]
+    fqdn: str
+    server: str
+
+    @property
+    def note(self) -> str:
+        more = " ..." if len(self.ips) > 4 else ""
+        return f"{self.name} -> {self.fqdn} A {', '.join(self.ips[:4])}{more} (nameserver {self.server})"
+
+
+Resolve = Callable[[NetNS | None, str], Awaitable[Resolved]]
 LinkFactory = Callable[[str], "Link | None"]
 
 
@@ -257,9 +272,8 @@ class Host(Dataplane):
     """The nodes one process holds and the flows through them.
 
     ``services`` is kube-proxy's programming for these nodes; ``resolve``
-    answers a name for a source (its resolver configuration), returning the
-    addresses and a note for the hop ("web.default.svc.cluster.local via
-    10.96.0.10"), raising LookupError when the name does not exist."""
+    answers a name for a source (by its resolver configuration) with a
+    :class:`Resolved`, raising LookupError when the name does not exist."""
 
     def __init__(self, name: str, fabric: Fabric, *, services: ServiceTable | None = None,
                  resolve: Resolve | None = None, links: LinkFactory | None = None,
@@ -267,6 +281,7 @@ class Host(Dataplane):
         """``links`` turns the name of another host (a node's
         ``raykube.io/netsim-host``) into a link to it."""
         self.name = name
+        self.epoch = uuid.uuid4().hex    # a new one each life: its programmers know to start over
         self.fabric = fabric
         self.services = services if services is not None else ServiceTable()
         self.resolve = resolve
@@ -348,12 +363,12 @@ class Host(Dataplane):
             if self.resolve is None:
                 return failed(flow, NXDOMAIN, f"Could not resolve host: {host} (no DNS)")
             try:
-                ips, note = await self.resolve(ns, name)
+                found = await self.resolve(ns, name)
             except LookupError as e:
                 flow.hop("dns", str(e) or f"{name}: NXDOMAIN")
                 return failed(flow, NXDOMAIN, f"Could not resolve host: {host}")
-            flow.hop("dns", note)
-            name = ips[0]
+            flow.hop("dns", found.note)
+            name = found.ips[0]
         flow.dst_ip = name
         if is_loopback(name):
             flow.src_ip = name

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from .cni import BridgePlugin, CNIArgs, CNIError, Result
-from .host import Fabric, Host, NetNS, RealSockets
+from .host import Fabric, Host, NetNS, RealSockets, Resolved
 from .ipam import Store
 from .traffic import HTTPHandler, Reply, http_listener, http_request_bytes, parse_http_response
 
@@ -63,7 +63,11 @@ class PodNetwork:
         return net
 
     def set_pod_cidr(self, cidr: str) -> None:
+        """The node's pod CIDR (from the kubelet). Reservations in the store for
+        sandboxes this network does not hold are collected (CNI GC): a runtime
+        starting over a store its previous life left behind leaks nothing."""
         self.plugin.set_subnet(cidr)
+        self.plugin.gc({path.rsplit("cni-", 1)[-1] for path in self.net.namespaces})
 
     @property
     def ready(self) -> bool:
@@ -129,6 +133,13 @@ class PodNetwork:
         except ValueError as e:
             raise ConnectionResetError(f"malformed HTTP answer from {reply.server}: {e}") from None
         return status, data
+
+    async def lookup(self, src_ip: str, name: str) -> Resolved:
+        """A name looked up as the pod with ``src_ip`` would (its resolv.conf);
+        LookupError when it does not resolve."""
+        if self.host.resolve is None:
+            raise LookupError(f"{name}: no nameserver answered (none configured)")
+        return await self.host.resolve(self.net.bridge.get(src_ip), name)
 
     async def connect(self, host: str, port: int, timeout: float = 10.0) -> None:
         """A TCP connect from the node (a tcpSocket probe): raises when refused or unreachable."""

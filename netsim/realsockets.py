@@ -4,8 +4,9 @@ the real socket its process listens on, on the pod's own loopback address."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .traffic import http_response_bytes
 
@@ -76,6 +77,12 @@ async def _read_all(reader: asyncio.StreamReader, limit: int) -> bytes:
 
 # ------------------------------------------------------------------ egress
 NETSIM_ERROR_HEADER = "X-Netsim-Error"   # on a gateway's 502: which way the flow failed
+RESOLVE_PATH = "/resolve"
+
+
+def _fail(status: int, error: str, text: str) -> bytes:
+    return http_response_bytes(status, {"Content-Type": "text/plain; charset=utf-8", NETSIM_ERROR_HEADER: error},
+                               text.encode())
 
 
 class EgressGateway:
@@ -86,10 +93,13 @@ class EgressGateway:
     kube-proxy's rules, routes, as any pod's traffic — and answers with the
     reply, or 502 naming the failure in ``X-Netsim-Error``."""
 
-    def __init__(self, send: Any, pod_ip_of: Any) -> None:
+    def __init__(self, send: Any, pod_ip_of: Any, lookup: Any = None) -> None:
         """``send(src_pod_ip, host, port, payload, timeout) -> Reply``;
-        ``pod_ip_of(peer address) -> pod IP`` (None: not one of our pods)."""
+        ``pod_ip_of(peer address) -> pod IP`` (None: not one of our pods);
+        ``lookup(src_pod_ip, name) -> Resolved`` answers ``GET /resolve?name=N``
+        asked of the gateway itself (a pod's ``nslookup``)."""
         self._send = send
+        self._lookup = lookup
         self._pod_ip_of = pod_ip_of
         self._server: asyncio.base_events.Server | None = None
         self.address = ""
@@ -117,14 +127,11 @@ class EgressGateway:
             writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader, peer: tuple) -> bytes:
-        def fail(status: int, error: str, text: str) -> bytes:
-            return http_response_bytes(status, {"Content-Type": "text/plain; charset=utf-8",
-                                                NETSIM_ERROR_HEADER: error}, text.encode())
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         parts = lines[0].split()
         if len(parts) != 3:
-            return fail(400, "bad-request", "malformed request line")
+            return _fail(400, "bad-request", "malformed request line")
         method, target, version = parts
         length = 0
         headers = []
@@ -138,15 +145,33 @@ class EgressGateway:
                 headers.append(line)
         body = await reader.readexactly(length) if length else b""
         url = urlsplit(target)
+        if not url.scheme and url.path == RESOLVE_PATH and self._lookup is not None:
+            return await self._resolve(peer[0], parse_qs(url.query).get("name", [""])[0])
         if url.scheme != "http" or not url.hostname:
-            return fail(400, "bad-request", f"the gateway forwards http://HOST/ requests, not {target!r}")
+            return _fail(400, "bad-request", f"the gateway forwards http://HOST/ requests, not {target!r}")
         src = self._pod_ip_of(peer[0])
         if src is None:
-            return fail(403, "unknown-source", f"{peer[0]} is no pod of this node")
+            return _fail(403, "unknown-source", f"{peer[0]} is no pod of this node")
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
         payload = (f"{method} {path} {version}\r\n" + "".join(h + "\r\n" for h in headers)
                    + "Connection: close\r\n\r\n").encode() + body
         reply = await self._send(src, url.hostname, url.port or 80, payload, 30.0)
+        return self._reply(reply)
+
+    async def _resolve(self, peer: str, name: str) -> bytes:
+        src = self._pod_ip_of(peer)
+        if src is None or not name:
+            return http_response_bytes(400, {}, b"a pod of this node asks: /resolve?name=NAME")
+        try:
+            found = await self._lookup(src, name)
+        except LookupError as e:
+            return http_response_bytes(404, {"Content-Type": "application/json"},
+                                       json.dumps({"name": name, "error": str(e)}).encode())
+        return http_response_bytes(200, {"Content-Type": "application/json"}, json.dumps(
+            {"name": found.fqdn, "addresses": list(found.ips), "server": found.server}).encode())
+
+    @staticmethod
+    def _reply(reply: Any) -> bytes:
         if not reply.ok:
-            return fail(502 if reply.error != "timeout" else 504, reply.error, reply.message)
+            return _fail(502 if reply.error != "timeout" else 504, reply.error, reply.message)
         return reply.payload

@@ -9,7 +9,7 @@ import inspect
 from typing import Any, Awaitable, Callable
 
 from .dns import DNSRecords, ResolveResult, ResolverConfig, parse_options, resolve
-from .host import NetNS, Resolve
+from .host import NetNS, Resolve, Resolved
 
 # (name, qtype, resolver config) -> the result of the search
 Nameserver = Callable[[str, str, ResolverConfig], "ResolveResult | Awaitable[ResolveResult]"]
@@ -41,7 +41,7 @@ def pod_resolver(nameservers: Callable[[str], Nameserver | None]) -> Resolve:
     """A :class:`netsim.host.Host`'s ``resolve``: the source's nameservers in
     order (one that is not there is skipped, as one timing out would be);
     the first answer decides. Raises LookupError with what was tried."""
-    async def lookup(ns: NetNS | None, name: str) -> tuple[list[str], str]:
+    async def lookup(ns: NetNS | None, name: str) -> Resolved:
         cfg = resolver_config(ns.dns if ns is not None else None)
         asked = []
         for server in cfg.nameservers[:MAX_NAMESERVERS]:
@@ -54,9 +54,7 @@ def pod_resolver(nameservers: Callable[[str], Nameserver | None]) -> Resolve:
                 result = await result
             ips = [str(r.data) for r in result.answers if r.type == "A"]
             if result.ok and ips:
-                shown = result.fqdn.rstrip(".")
-                return ips, f"{name} -> {shown} A {', '.join(ips[:4])}{' ...' if len(ips) > 4 else ''} " \
-                            f"(nameserver {server})"
+                return Resolved(name, tuple(ips), result.fqdn.rstrip("."), server)
             raise LookupError(f"{name}: {result.rcode} from nameserver {server} "
                               f"(tried {', '.join(t.rstrip('.') for t in result.tried) or name})")
         raise LookupError(f"{name}: no nameserver answered "

@@ -310,7 +310,7 @@ class ProcessRuntime(ExecStreaming, PodNetworking):
             return
         if self._gateway is not None:
             await self._gateway.close()
-        gateway = EgressGateway(self._egress, self._pod_ip_of)
+        gateway = EgressGateway(self._egress, self._pod_ip_of, self.network.lookup)
         await gateway.start(loopback_address(ipam.gateway))
         self._gateway, self._gateway_subnet = gateway, ipam.subnet
 

@@ -117,7 +117,8 @@ class KubeletActor:
         name = cfg.kubelet.node.name
         kcfg = _annotated(cfg.kubelet, kubelet_name(name), cri_name(name))
         if cfg.runtime == "process":
-            kcfg = dataclasses.replace(kcfg, runtime_name="raykube-process", log_root="")
+            kcfg = dataclasses.replace(kcfg, runtime_name="raykube-process", log_root="",
+                                       node=dataclasses.replace(kcfg.node, runtime_version="raykube-process://0.1"))
         cri = RemoteProxy(ray.get_actor(cri_name(name), namespace=NAMESPACE))
         self.client = Client(RayTransport(cfg.apiservers or None))
         self.kubelet = Kubelet(kcfg, self.client, cri, cri, prober=Prober(cri, RuntimeNetwork(cri)))

@@ -69,6 +69,7 @@ class KubeletConfig:
     status_interval: float = 10.0       # node status checks (nodeStatusUpdateFrequency); sent on change ...
     status_report: float = 300.0        # ... or this long after the last one (nodeStatusReportFrequency)
     relist_period: float = 1.0          # the runtime relist (PLEG)
+    housekeeping_period: float = 10.0   # sandboxes of pods no longer bound here are removed (HandlePodCleanups)
     runtime_name: str = "raykube-sim"
     log_root: str = "/var/log/pods"     # container logs, a directory per pod ("": the runtime's own)
     pull_backoff: RestartBackoff = field(default_factory=RestartBackoff)
@@ -220,7 +221,8 @@ class Kubelet:
         await self.register()
         tasks = [asyncio.create_task(every(self.cfg.renew_interval, self.renew_lease, stop)),
                  asyncio.create_task(every(self.cfg.status_interval, self.post_node_status, stop)),
-                 asyncio.create_task(every(self.cfg.relist_period, self.relist, stop))]
+                 asyncio.create_task(every(self.cfg.relist_period, self.relist, stop)),
+                 asyncio.create_task(every(self.cfg.housekeeping_period, self.housekeeping, stop))]
         if self.own_informer:
             tasks.append(asyncio.create_task(self.pods.run(stop)))
         try:
@@ -685,6 +687,25 @@ class Kubelet:
 
     async def exec_cancel(self, session: str) -> None:
         await self.runtime.exec_cancel(session)
+
+    async def housekeeping(self) -> None:
+        """Remove the sandboxes of pods this kubelet no longer has (deleted while
+        it was down, say): their containers stop and their addresses go back.
+        Only once the pod informer has listed, so nothing is taken for an orphan
+        merely because it was not seen yet."""
+        if not self.pods.has_synced():
+            return
+        for sb in await self.runtime.ListPodSandbox():
+            uid = sb.labels.get(POD_UID, "")
+            if uid in self.workers or self.pods.indexer.by_index(UID_INDEX, uid):
+                continue
+            log.info("%s: removing sandbox %s of pod %s/%s, which is no longer here", self.name, sb.id[:12],
+                     sb.metadata.namespace, sb.metadata.name)
+            try:
+                await self.runtime.StopPodSandbox(sb.id)
+                await self.runtime.RemovePodSandbox(sb.id)
+            except api.CRIError as e:
+                log.warning("%s: removing sandbox %s: %s", self.name, sb.id[:12], e)
 
     async def relist(self) -> None:
         """The PLEG: wake the worker of every pod whose containers changed state

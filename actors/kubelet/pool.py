@@ -107,7 +107,9 @@ class NodePool:
                  asyncio.create_task(every(t.renew_interval, lambda: self._each(lambda k: k.renew_lease()), stop)),
                  asyncio.create_task(every(t.status_interval, lambda: self._each(lambda k: k.post_node_status()),
                                            stop)),
-                 asyncio.create_task(every(t.relist_period, lambda: self._each(lambda k: k.relist()), stop))]
+                 asyncio.create_task(every(t.relist_period, lambda: self._each(lambda k: k.relist()), stop)),
+                 asyncio.create_task(every(t.housekeeping_period, lambda: self._each(lambda k: k.housekeeping()),
+                                           stop))]
         try:
             await stop.wait()
         finally:

@@ -22,7 +22,7 @@ from ..cloud.controllers import DEFAULT_CLUSTER
 from ..cloud.manager import CLOUD_ACTOR, RemoteCloud
 from ..cri.actor import cri_name
 from ..remote import RemoteProxy
-from .proxier import FabricSync, Proxier, follow_cloud_routes
+from .proxier import FabricSync, Proxier, follow_cloud_routes, watch_epoch
 
 OVERLAY, CLOUD = "overlay", "cloud"
 
@@ -37,6 +37,17 @@ class KubeProxyConfig:
     apiservers: list[Any] = field(default_factory=list)
     mode: str = RANDOM          # --proxy-mode: random (iptables) or round-robin (ipvs rr)
     routes: str = OVERLAY       # pod CIDR routes: a flat overlay from the Nodes, or the cloud's route table
+
+
+class _Mode:
+    """The proxy mode, programmed again with everything else after a restart."""
+
+    def __init__(self, dataplane: Any, mode: str) -> None:
+        self.dataplane, self.mode = dataplane, mode
+        self._task: asyncio.Future | None = None
+
+    def reprogram(self) -> None:
+        self._task = asyncio.ensure_future(self.dataplane.program_mode(self.mode))
 
 
 class KubeProxyActor:
@@ -59,7 +70,9 @@ class KubeProxyActor:
         await self.dataplane.program_mode(self.cfg.mode)
         self.factory.start(self.stop)
         await self.factory.wait_for_cache_sync(None)
-        tasks = [self.proxier.run(1, self.stop), self.fabric.run(1, self.stop)]
+        tasks = [self.proxier.run(1, self.stop), self.fabric.run(1, self.stop),
+                 watch_epoch(self.dataplane, [_Mode(self.dataplane, self.cfg.mode), self.proxier, self.fabric],
+                             self.stop)]
         if self.cfg.routes == CLOUD:
             cloud = RemoteCloud(ray.get_actor(CLOUD_ACTOR, namespace=NAMESPACE))
             tasks.append(follow_cloud_routes(cloud, self.dataplane, self.stop, cluster=DEFAULT_CLUSTER))

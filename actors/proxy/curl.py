@@ -13,7 +13,8 @@ from netsim.external import Outside
 from netsim.host import LinkFactory
 from netsim.pods import split_url
 from netsim.services import service_ports
-from netsim.traffic import NO_ROUTE, NXDOMAIN, REFUSED, TIMEOUT, Reply, http_request_bytes, parse_http_response
+from netsim.traffic import (EXTERNAL, NO_ROUTE, NXDOMAIN, REFUSED, TIMEOUT, Reply, http_request_bytes,
+                            parse_http_response)
 
 from .proxier import node_addresses, netsim_host_of, slice_service_index
 
@@ -78,16 +79,12 @@ async def outside(client: Any, links: LinkFactory) -> Outside:
 SendFrom = Callable[[str, str, str, int, bytes, float], Awaitable[Reply]]
 
 
-async def curl(client: Any, url: str, *, source: str = "", method: str = "GET", data: bytes = b"",
-               timeout: float = 10.0, links: LinkFactory, send_from: SendFrom) -> CurlResult:
-    try:
-        host, port, path = split_url(url)
-    except OSError as e:
-        raise CurlError(f"{url}: {e.strerror or e}") from None
-    if not host:
-        raise CurlError(f"{url}: no host in the URL")
-    payload = http_request_bytes(method, host, port, path, data)
-    if source:
+async def request(client: Any, source: str, host: str, port: int, payload: bytes, *, timeout: float = 10.0,
+                  links: LinkFactory, send_from: SendFrom) -> Reply:
+    """One flow into the cluster's network: from ``source`` — a pod
+    (``ns/pod``) or ``external`` — to ``host`` (a name, a ClusterIP, a pod or
+    node address, a load balancer IP) and ``port``; the answer and its hops."""
+    if source and source != EXTERNAL:
         ns, name = parse_source(source)
         try:
             pod = await client.get("pods", name, ns)
@@ -100,9 +97,20 @@ async def curl(client: Any, url: str, *, source: str = "", method: str = "GET", 
         network_host = netsim_host_of(await client.get("nodes", node))
         if not network_host:
             raise CurlError(f"--from {ns}/{name}: node {node} has no pod network host")
-        reply = await send_from(network_host, ip, host, port, payload, timeout)
-    else:
-        reply = await (await outside(client, links)).request(host, port, payload, timeout=timeout)
+        return await send_from(network_host, ip, host, port, payload, timeout)
+    return await (await outside(client, links)).request(host, port, payload, timeout=timeout)
+
+
+async def curl(client: Any, url: str, *, source: str = "", method: str = "GET", data: bytes = b"",
+               timeout: float = 10.0, links: LinkFactory, send_from: SendFrom) -> CurlResult:
+    try:
+        host, port, path = split_url(url)
+    except OSError as e:
+        raise CurlError(f"{url}: {e.strerror or e}") from None
+    if not host:
+        raise CurlError(f"{url}: no host in the URL")
+    reply = await request(client, source, host, port, http_request_bytes(method, host, port, path, data),
+                          timeout=timeout, links=links, send_from=send_from)
     result = CurlResult(reply)
     if reply.ok:
         try:

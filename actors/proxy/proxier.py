@@ -30,9 +30,8 @@ def slice_service_index(obj: Mapping[str, Any]) -> list[str]:
     return [f"{obj['metadata'].get('namespace', '')}/{name}"] if name else []
 
 
-async def _maybe_await(result: Any) -> None:
-    if inspect.isawaitable(result):
-        await result
+async def _maybe_await(result: Any) -> Any:
+    return await result if inspect.isawaitable(result) else result
 
 
 class Proxier(Controller):
@@ -60,6 +59,12 @@ class Proxier(Controller):
         if isinstance(obj, DeletedFinalStateUnknown):
             obj = obj.obj
         for key in slice_service_index(obj or {}):
+            self.enqueue(key)
+
+    def reprogram(self) -> None:
+        """The data plane lost its rules (it restarted): program every Service again."""
+        self._programmed.clear()
+        for key in self.services.list_keys():
             self.enqueue(key)
 
     def rules(self, key: str) -> list[ServicePort]:
@@ -117,6 +122,13 @@ class FabricSync(Controller):
     def on_node(self, *objs: Any) -> None:
         self.enqueue(unwrap(objs[-1]))
 
+    def reprogram(self) -> None:
+        """The data plane lost its nodes and routes (it restarted): program them again."""
+        self._seen.clear()
+        self._cidrs.clear()
+        for key in self.nodes.list_keys():
+            self.enqueue(key)
+
     async def sync(self, key: str) -> None:
         node = self.nodes.get(key)
         if node is None:
@@ -139,19 +151,37 @@ class FabricSync(Controller):
         self._seen[key] = want
 
 
+async def watch_epoch(dataplane: Any, programmers: list[Any], stop: asyncio.Event, *, period: float = 2.0) -> None:
+    """Reprogram everything when the data plane starts a new life (a
+    restarted CRI actor has none of the rules it had)."""
+    last = ""
+    while not stop.is_set():
+        try:
+            epoch = await _maybe_await(dataplane.netsim_epoch())
+            if last and epoch != last:
+                log.info("the data plane restarted: programming it again")
+                for p in programmers:
+                    p.reprogram()
+            last = epoch
+        except Exception as e:  # noqa: BLE001 - the data plane is away: ask again next round
+            log.info("asking the data plane's epoch: %s", e)
+        try:
+            await asyncio.wait_for(stop.wait(), period)
+        except asyncio.TimeoutError:
+            pass
+
+
 async def follow_cloud_routes(cloud: Any, dataplane: Any, stop: asyncio.Event, *, cluster: str,
                               period: float = 2.0) -> None:
     """The cloud's route table (what its route controller created) as the
-    data plane's routes, re-read every ``period`` s: the VPC's router, as
-    every node's traffic meets it."""
-    last: list[RouteEntry] | None = None
+    data plane's routes, re-read and written whole every ``period`` s (so a
+    restarted data plane has them again): the VPC's router, as every node's
+    traffic meets it."""
     while not stop.is_set():
         try:
             routes = [RouteEntry(r.destination_cidr, r.node_name, f"cloud route {r.name}")
                       for r in await cloud.list_routes(cluster)]
-            if routes != last:
-                await _maybe_await(dataplane.program_routes(routes))
-                last = routes
+            await _maybe_await(dataplane.program_routes(routes))
         except Exception as e:  # noqa: BLE001 - the cloud or the host is away: keep the last routes
             log.info("following the cloud's routes: %s", e)
         try:

@@ -97,6 +97,10 @@ class NetworkHost:
             raise ValueError(f"proxy mode {mode!r}: expected one of {', '.join(MODES)}")
         self.host.services.mode = mode
 
+    async def netsim_epoch(self) -> str:
+        """Changes when the host starts anew (an actor restart): what was programmed is gone."""
+        return self.host.epoch
+
     async def netsim_status(self) -> dict:
         h = self.host
         return {"host": h.name, "nodes": sorted(h.nodes), "services": len(h.services),

@@ -116,7 +116,7 @@ def test_a_deployment_of_real_processes(cluster):
     assert wide[0].split()[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
     rows = [line.split() for line in wide[1:]]
     assert len(rows) == 2 and all(r[1] == "1/1" and r[2] == "Running" for r in rows)
-    assert all(r[5].startswith("127.244.") for r in rows) and len({r[5] for r in rows}) == 2
+    assert all(r[5].startswith("10.244.") for r in rows) and len({r[5] for r in rows}) == 2
     assert {r[6] for r in rows} <= {"node-1", "node-2"}
     pod = rows[0][0]
 

@@ -313,6 +313,8 @@ def test_real_processes_reach_a_service_by_name_through_the_gateway(tmp_path) ->
         r = await rt.ExecSync(cid, ["wget", "-qO-", "http://web.default.svc.cluster.local/clientip"], timeout=10)
         assert r.stdout.decode().split(":")[0] == loopback_address((await rt.PodSandboxStatus(client_sid))
                                                                     .network.ip)
+        r = await rt.ExecSync(cid, ["nslookup", "web"], timeout=10)
+        assert r.exit_code == 0 and "Name:\tweb.default.svc.cluster.local\nAddress: 10.96.7.7" in r.stdout.decode()
         r = await rt.ExecSync(cid, ["wget", "-qO-", "http://nowhere/"], timeout=10)
         assert r.exit_code == 1 and b"bad address 'nowhere'" in r.stderr
         r = await rt.ExecSync(cid, ["wget", "-qO-", "http://10.96.7.8/"], timeout=10)

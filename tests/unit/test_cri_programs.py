@@ -307,6 +307,13 @@ async def test_netexec_endpoints_from_another_pod(clock, a, b):
     assert (status, json.loads(body)["error"]) == (417, "exit status 4")
     assert (await b.ctx().http_request("GET", "http://10.244.0.5:8080/healthz"))[0] == 200
     assert (await b.ctx().http_request("GET", "http://10.244.0.5:8080/exit?code=300"))[0] == 400
+    # /dial: the server asks another address in turn (here: itself, and a closed port)
+    status, body = await b.ctx().http_request(
+        "GET", "http://10.244.0.5:8080/dial?request=hostname&host=10.244.0.5&port=8080&tries=2")
+    assert (status, json.loads(body)) == (200, {"responses": ["pod-a", "pod-a"], "errors": []})
+    status, body = await b.ctx().http_request("GET", "http://10.244.0.5:8080/dial?request=x&host=10.244.0.6&port=1")
+    assert json.loads(body)["responses"] == [] and "Connection refused" in json.loads(body)["errors"][0]
+    assert (await b.ctx().http_request("GET", "http://10.244.0.5:8080/dial?host=x"))[0] == 400
     assert not task.done()
     assert await b.ctx().http_request("GET", "http://10.244.0.5:8080/exit?code=7") == (200, b"")
     await clock.settle()

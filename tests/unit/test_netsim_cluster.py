@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import collections
 
+import pytest
+
+from actors.proxy.curl import CurlError, curl
 from tests.fakes import eventually
 
 from .ctrl_fakes import run
@@ -334,6 +337,12 @@ def test_dns_policy_decides_what_a_pod_resolves():
             async def answers() -> bool:
                 return (await c.exec(first, ["wget", "-qO-", "http://web/hostname"])).exit_code == 0
             await eventually(answers, "web answers by its short name", tries=100, every=0.1)
+            vip = (await c.client.get("services", "web", "app"))["spec"]["clusterIP"]
+            r = await c.exec(first, ["nslookup", "web"])
+            assert (r.exit_code, r.stdout.decode()) == (0, "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n"
+                                                           f"Name:\tweb.app.svc.cluster.local\nAddress: {vip}\n\n")
+            r = await c.exec(first, ["nslookup", "nope"])
+            assert r.exit_code == 1 and "** server can't find nope: NXDOMAIN" in r.stdout.decode()
             none = (await c.running("app", "none", 1))[0]
             assert (await c.exec(none, ["cat", "/etc/resolv.conf"])).stdout.decode() == \
                 "search example.com\nnameserver 192.0.2.53\noptions ndots:2\n"
@@ -342,4 +351,44 @@ def test_dns_policy_decides_what_a_pod_resolves():
             default = (await c.running("app", "default", 1))[0]
             r = await c.exec(default, ["wget", "-qO-", "http://web.app.svc.cluster.local/hostname"])
             assert r.exit_code == 1 and b"bad address" in r.stderr      # the node's resolver knows no cluster names
+    run(go(), timeout=60)
+
+
+def test_net_curl_from_a_pod_and_from_outside_prints_the_answer_and_the_path():
+    async def go() -> None:
+        async with netcluster() as c:
+            await c.namespace("app")
+            await c.deployment("app", "web", 2, [netexec()])
+            await c.deployment("app", "cli", 1, [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"]}])
+            svc = await c.service("app", "web", [{"name": "http", "port": 80, "targetPort": 8080}], type="NodePort")
+            names = {p["metadata"]["name"] for p in await c.running("app", "web", 2)}
+            await c.running("app", "cli", 1)
+            cli = (await c.pods("app", "cli"))[0]
+
+            async def send_from(host, src, dest, port, payload, timeout):
+                h = c.hosts[host]
+                return await h.request(h.pod(src), dest, port, payload, timeout=timeout)
+
+            async def call(url: str, source: str = "") -> object:
+                return await curl(c.client, url, source=source, links=c.hosts.get, send_from=send_from, timeout=1)
+
+            async def from_pod() -> object:
+                got = await call("http://web/hostname", f"app/{cli['metadata']['name']}")
+                return got if got.exit_code == 0 else None
+            got = await eventually(from_pod, "curl from the pod", tries=100, every=0.1)
+            text = got.render()
+            assert text.splitlines()[0] in names and "--- path (200):" in text and "dns: web -> " in text
+            ip = (await c.client.get("nodes", "node-11"))["status"]["addresses"][0]["address"]
+            got = await call(f"http://{ip}:{svc['spec']['ports'][0]['nodePort']}/hostname")
+            assert got.exit_code == 0 and got.body.decode() in names
+            assert got.reply.hops[0].where == "external client"
+            refused = await call(f"http://{ip}:1/")
+            assert refused.exit_code == 7 and refused.render().startswith("curl: (7) Connection refused")
+            assert (await call("http://web.app/")).exit_code == 6          # no cluster names from outside
+            with pytest.raises(CurlError, match="app/nope"):
+                await call("http://web/", "app/nope")
+            with pytest.raises(CurlError, match="expected NAMESPACE/POD"):
+                await call("http://web/", "a/b/c")
+            with pytest.raises(CurlError, match="unsupported scheme"):
+                await call("ftp://web/")
     run(go(), timeout=60)

@@ -180,6 +180,8 @@ def netexec_handler(ctx: Context, done: "asyncio.Future[int]") -> HTTPHandler:
         if route == "/redirect":
             code = int(q["code"]) if q.get("code", "").isdigit() else 302
             return code, {"Location": q.get("location", "/")}, b""
+        if route == "/dial":
+            return await dial(ctx, q)
         if route == "/shell":
             cmd = q.get("shellCommand") or q.get("cmd", "")
             status, out, _ = await capture(ctx, ["sh", "-c", cmd], merge=True)
@@ -189,6 +191,30 @@ def netexec_handler(ctx: Context, done: "asyncio.Future[int]") -> HTTPHandler:
             return (200 if status == 0 else 417), {"Content-Type": "application/json"}, json.dumps(result).encode()
         return text(404, "404 page not found\n")
     return handler
+
+
+async def dial(ctx: Context, q: dict[str, str]) -> Response:
+    """netexec's ``/dial``, as upstream's e2e network tests use it: ask
+    ``host:port`` for ``request`` (over http) ``tries`` times, answering the
+    responses and errors as JSON."""
+    host, port, request = q.get("host", ""), q.get("port", ""), q.get("request", "")
+    protocol, tries = q.get("protocol", "http"), q.get("tries", "1")
+    if not host or not port.isdigit() or not tries.isdigit():
+        return text(400, "host, port and tries are required: /dial?request=hostname&host=H&port=P&tries=N")
+    if protocol != "http":
+        return text(400, f"unsupported protocol {protocol!r}: only http is dialed here")
+    responses, errors = [], []
+    for _ in range(int(tries)):
+        try:
+            status, body = await ctx.http_request("GET", f"http://{host}:{port}/{request.lstrip('/')}", b"", 5.0)
+        except OSError as e:
+            errors.append(f"{type(e).__name__}: {e}")
+            continue
+        if status == 200:
+            responses.append(body.decode(errors="replace"))
+        else:
+            errors.append(f"status {status}: {body.decode(errors='replace')}")
+    return 200, {"Content-Type": "application/json"}, json.dumps({"responses": responses, "errors": errors}).encode()
 
 
 async def pause(ctx: Context, args: list[str]) -> int:

@@ -123,6 +123,10 @@ class Context(Protocol):
                            timeout: float = 10.0) -> tuple[int, bytes]:
         """An HTTP request from the pod: (status, body); OSError when it cannot connect."""
 
+    async def lookup(self, name: str) -> Any:
+        """``name`` resolved as the pod's resolver would (its resolv.conf): a
+        :class:`netsim.host.Resolved`; LookupError when it does not resolve."""
+
     async def run(self, argv: list[str]) -> int:
         """Run another program in this container (a shell's commands), to its exit code."""
 

@@ -369,3 +369,28 @@ async def wget(ctx: Context, argv: list[str]) -> int:
         if not quiet:
             ctx.stderr(f"saving to '{target}'\n'{target}' saved\n")
     return 0
+
+
+# ------------------------------------------------------------------ nslookup
+@program("nslookup")
+async def nslookup(ctx: Context, argv: list[str]) -> int:
+    """busybox's ``nslookup NAME``: the pod's resolver answers (its resolv.conf's
+    nameserver, search domains and ndots), printed as busybox prints it."""
+    names = [a for a in argv if not a.startswith("-")]
+    if not names:
+        ctx.stderr("Usage: nslookup [-type=QUERY_TYPE] HOST [DNS_SERVER]\n")
+        return 1
+    try:
+        found = await ctx.lookup(names[0])
+    except LookupError as e:
+        text = str(e)
+        server = text.rsplit("nameserver ", 1)[1].split()[0] if "nameserver " in text else ""
+        if not server:
+            ctx.stdout(";; connection timed out; no servers could be reached\n\n")
+            return 1
+        why = "SERVFAIL" if "SERVFAIL" in text else "NXDOMAIN"   # out of zone: what upstream resolvers say
+        ctx.stdout(f"Server:\t\t{server}\nAddress:\t{server}:53\n\n** server can't find {names[0]}: {why}\n\n")
+        return 1
+    ctx.stdout(f"Server:\t\t{found.server}\nAddress:\t{found.server}:53\n\nName:\t{found.fqdn}\n"
+               + "".join(f"Address: {ip}\n" for ip in found.ips) + "\n")
+    return 0

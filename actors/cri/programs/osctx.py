@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import posixpath
 import sys
 import threading
 import time
 from typing import BinaryIO
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 
 from .base import HTTPHandler, ProgramExit, Stdin, forever, run_program, to_bytes
 from netsim.pods import split_url
-from netsim.realsockets import NETSIM_ERROR_HEADER
+from netsim.host import Resolved
+from netsim.realsockets import NETSIM_ERROR_HEADER, RESOLVE_PATH
 from netsim.traffic import Reply
 
 from .simctx import LOOPBACK
@@ -176,6 +179,17 @@ class OSContext:
             raise OSError(code or errno.EIO, os.strerror(code) if code else str(e)) from e
         except aiohttp.ClientError as e:
             raise OSError(errno.EIO, f"{type(e).__name__}: {e}") from e
+
+    async def lookup(self, name: str) -> Resolved:
+        """Asked of the node's egress gateway, which resolves as the pod's resolver would."""
+        if not self.gateway:
+            raise LookupError(f"{name}: no pod network to ask (no gateway)")
+        status, body = await self.http_request("GET", f"http://{self.gateway}{RESOLVE_PATH}?name={quote(name)}",
+                                               timeout=10.0)
+        data = json.loads(body or b"{}")
+        if status != 200:
+            raise LookupError(data.get("error") or f"{name}: HTTP {status}")
+        return Resolved(name, tuple(data["addresses"]), data["name"], data["server"])
 
     # ------------------------------------------------------------ processes
     async def run(self, argv: list[str]) -> int:

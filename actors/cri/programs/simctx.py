@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import posixpath
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from .base import HTTPHandler, ProgramExit, Stdin, forever, run_program, to_bytes
 
@@ -33,6 +33,9 @@ class Network(Protocol):
         """An HTTP request from ``src_ip``: (status, body). ConnectionRefusedError
         when nothing listens, OSError(EHOSTUNREACH) for an unknown host,
         TimeoutError when the answer takes longer than ``timeout``."""
+
+    async def lookup(self, src_ip: str, name: str) -> Any:
+        """``name`` resolved for the pod with ``src_ip`` (netsim.host.Resolved); LookupError if not."""
 
 
 class SimContext:
@@ -122,6 +125,9 @@ class SimContext:
     async def http_request(self, method: str, url: str, body: bytes = b"",
                            timeout: float = 10.0) -> tuple[int, bytes]:
         return await self._network.request(self.ip, method, url, body, timeout)
+
+    async def lookup(self, name: str) -> Any:
+        return await self._network.lookup(self.ip, name)
 
     # ------------------------------------------------------------ processes
     async def run(self, argv: list[str]) -> int:
