@@ -17,6 +17,7 @@ from typing import Any
 import ray
 
 from netsim.host import Fabric, Host
+from netsim.ipam import DirStore
 from netsim.pods import PodNetwork
 from netsim.realsockets import LoopbackSockets
 from netsim.resolver import pod_resolver
@@ -48,16 +49,19 @@ class CRIActor(NetworkHost):
         self.images = ImageStore()
         self.host = Host(cri_name(node), Fabric(), links=None if local else ray_links(),
                          resolve=None if local else pod_resolver(ray_nameservers()))
-        self.network = PodNetwork(self.host, node, sockets=LoopbackSockets() if runtime == "process" else None)
         self.host.fabric.set_node(node, (), self.host)
         self._own_root = False   # a directory made here is removed by close()
         if runtime == "process":
             self._own_root = not root_dir
             self.root_dir = root_dir or tempfile.mkdtemp(prefix=f"raykube-{node}-")
             os.makedirs(self.root_dir, exist_ok=True)
+            # host-local's reservations on disk, as /var/lib/cni/networks/<network> holds them
+            store = DirStore(os.path.join(self.root_dir, "cni", "networks", "raykube"))
+            self.network = PodNetwork(self.host, node, store=store, sockets=LoopbackSockets())
             self.runtime: Any = ProcessRuntime(self.images, self.root_dir, network=self.network)
         else:
             self.root_dir = ""
+            self.network = PodNetwork(self.host, node)
             self.runtime = SimRuntime(self.images, network=self.network)
 
     async def network_request(self, src_ip: str, method: str, url: str, body: bytes = b"",

@@ -78,3 +78,23 @@ def test_the_apiserver_gets_only_the_calls_it_should():
     assert run(serve_call(Kubelet(), "logs", ("ns", "p"), {"tail": 1})) == ("logs", ("ns", "p"), {"tail": 1})
     with pytest.raises(api.InvalidArgument):
         run(serve_call(Kubelet(), "register", (), {}))
+
+
+def test_a_process_cri_actor_keeps_host_local_reservations_on_disk(tmp_path):
+    async def go() -> None:
+        cri = CRIActor("n3", "process", root_dir=str(tmp_path), local=True)
+        cri.images.bandwidth = 10 ** 12
+        try:
+            _, ip = await start_pod(cri, ["sleep", "3600"])
+            store = tmp_path / "cni" / "networks" / "raykube"
+            assert (store / ip).read_bytes().endswith(b"\r\neth0")
+            assert (store / "last_reserved_ip.0").read_text() == ip
+        finally:
+            await cri.close()
+        again = CRIActor("n3", "process", root_dir=str(tmp_path), local=True)   # its next life
+        try:
+            await again.UpdateRuntimeConfig("10.244.9.0/24")
+            assert again.network.plugin.ipam.allocations() == {}              # the dead sandbox's address is back
+        finally:
+            await again.close()
+    run(go(), timeout=60)
