@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import ipaddress
 import itertools
 import uuid
@@ -22,6 +23,12 @@ from .traffic import (NO_ROUTE, NXDOMAIN, REFUSED, RESET, TIMEOUT, Flow, Listene
 Sleep = Callable[[float], Awaitable[None]]
 Closer = Callable[[], None]
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR parsed once: every flow asks its node whether it owns the destination."""
+    return ipaddress.ip_network(cidr)
 
 
 def is_ip(text: str) -> bool:
@@ -109,7 +116,7 @@ class NodeNet:
         if not self.pod_cidr:
             return False
         try:
-            return ipaddress.ip_address(ip) in ipaddress.ip_network(self.pod_cidr)
+            return ipaddress.ip_address(ip) in _network(self.pod_cidr)
         except ValueError:
             return False
 
@@ -299,9 +306,6 @@ class Host(Dataplane):
             node.ips = tuple(ips) or node.ips
             node.pod_cidr = pod_cidr or node.pod_cidr
         return node
-
-    def remove_node(self, name: str) -> None:
-        self.nodes.pop(name, None)
 
     def _link(self, host: str) -> "Link | None":
         return self if host == self.name else super()._link(host)

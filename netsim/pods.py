@@ -69,10 +69,6 @@ class PodNetwork:
         self.plugin.set_subnet(cidr)
         self.plugin.gc({path.rsplit("cni-", 1)[-1] for path in self.net.namespaces})
 
-    @property
-    def ready(self) -> bool:
-        return self.plugin.ipam is not None
-
     # ---------------------------------------------------------- sandboxes
     def setup(self, sandbox_id: str, *, pod: str = "", dns: Any = None, real_ip: Callable[[str], str] | None = None,
               args: tuple[tuple[str, str], ...] = ()) -> Result:

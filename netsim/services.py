@@ -183,9 +183,6 @@ class ServiceTable:
         return ([(ip, CLUSTER_IP) for ip in sp.cluster_ips] + [(ip, LOAD_BALANCER) for ip in sp.lb_ips]
                 + [(ip, EXTERNAL_IP) for ip in sp.external_ips])
 
-    def services(self) -> dict[str, list[ServicePort]]:
-        return dict(self._services)
-
     def __len__(self) -> int:
         return len(self._services)
 
@@ -200,9 +197,6 @@ class ServiceTable:
         if sp is not None and ip in node_ips:
             return sp, NODE_PORT
         return None
-
-    def is_vip(self, ip: str) -> bool:
-        return any(k[0] == ip for k in self._vips)
 
     def load_balancer(self, ip: str, port: int, protocol: str) -> ServicePort | None:
         hit = self._vips.get((ip, port, protocol))

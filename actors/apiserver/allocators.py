@@ -23,6 +23,7 @@ from typing import Any, Collection, Iterable
 from kubeapi import errors
 from kubeapi.field import FieldError, Path, invalid
 from kubeapi.validation import SERVICE_NODE_PORT_RANGE
+from netsim.addresses import SERVICE_CIDR
 
 __all__ = [
     "DEFAULT_NODE_PORT_RANGE",
@@ -42,7 +43,7 @@ __all__ = [
     "static_band",
 ]
 
-DEFAULT_SERVICE_CIDR = "10.96.0.0/12"  # --service-cluster-ip-range, as kubeadm's default
+DEFAULT_SERVICE_CIDR = SERVICE_CIDR  # --service-cluster-ip-range, as kubeadm's default
 DEFAULT_NODE_PORT_RANGE: tuple[int, int] = SERVICE_NODE_PORT_RANGE  # --service-node-port-range
 RANGES_PREFIX = "/registry/ranges/"
 SERVICE_IPS_PREFIX = RANGES_PREFIX + "serviceips/"

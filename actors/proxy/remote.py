@@ -101,12 +101,6 @@ class NetworkHost:
         """Changes when the host starts anew (an actor restart): what was programmed is gone."""
         return self.host.epoch
 
-    async def netsim_status(self) -> dict:
-        h = self.host
-        return {"host": h.name, "nodes": sorted(h.nodes), "services": len(h.services),
-                "routes": len(h.fabric.routes()), "known_nodes": len(h.fabric.nodes()),
-                "pods": sum(len(n.bridge) for n in h.nodes.values()), "mode": h.services.mode}
-
 
 DATAPLANE_CALLS = ("program_service", "program_node", "forget_node", "program_route", "unprogram_route",
                    "program_routes")

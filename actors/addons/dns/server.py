@@ -23,7 +23,6 @@ __all__ = [
     "ClusterDNS",
     "DNS_SERVICE_NAME",
     "DNS_SERVICE_NAMESPACE",
-    "DEFAULT_CLUSTER_DNS_IP",
     "ENDPOINT_SLICES",
     "SERVICES",
     "ensure_kube_dns_service",
@@ -36,7 +35,6 @@ SERVICES = "services"
 ENDPOINT_SLICES = "endpointslices"  # discovery.k8s.io/v1
 DNS_SERVICE_NAMESPACE = "kube-system"
 DNS_SERVICE_NAME = "kube-dns"
-DEFAULT_CLUSTER_DNS_IP = CLUSTER_DNS_IP
 ADDRESS_TYPES = ("A", "AAAA")
 
 #: Where out-of-zone questions go (CoreDNS's ``forward`` plugin); answers like :meth:`ClusterDNS.lookup`.
@@ -180,7 +178,7 @@ class ClusterDNS:
 # --------------------------------------------------------------------------- the kube-dns Service
 
 
-def kube_dns_service(cluster_ip: str = DEFAULT_CLUSTER_DNS_IP) -> dict[str, Any]:
+def kube_dns_service(cluster_ip: str = CLUSTER_DNS_IP) -> dict[str, Any]:
     """``kube-system/kube-dns`` as kubeadm creates it: pods' nameserver is its ClusterIP
     (the kubelet's ``--cluster-dns``), so the IP must be fixed, not allocated."""
     return {
@@ -203,7 +201,7 @@ def kube_dns_service(cluster_ip: str = DEFAULT_CLUSTER_DNS_IP) -> dict[str, Any]
     }
 
 
-async def ensure_kube_dns_service(client: Any, cluster_ip: str = DEFAULT_CLUSTER_DNS_IP) -> dict[str, Any]:
+async def ensure_kube_dns_service(client: Any, cluster_ip: str = CLUSTER_DNS_IP) -> dict[str, Any]:
     """Create the kube-dns Service unless it exists; returns the stored object either way.
 
     A second create may fail as Invalid rather than AlreadyExists: the apiserver allocates
